@@ -1,0 +1,61 @@
+import { HealthClass, HealthReason, type HealthAssessment } from '../health/health-class.js';
+import { CLEANUP_LEVELS, CleanupLevel } from './cleanup-level.js';
+
+/** A manager chosen by a level, and the reason recorded for it. */
+export interface CleanupCandidate {
+  assessment: HealthAssessment;
+  reason: HealthReason;
+}
+
+const REMOVE_ALL: ReadonlyMap<HealthClass, CleanupLevel> = new Map([
+  [HealthClass.Zombie, CleanupLevel.Conservative],
+  [HealthClass.Unresponsive, CleanupLevel.Moderate],
+  [HealthClass.Inactive, CleanupLevel.Moderate],
+]);
+
+const atLeast = (level: CleanupLevel, min: CleanupLevel) => CLEANUP_LEVELS.indexOf(level) >= CLEANUP_LEVELS.indexOf(min);
+
+const firstReason = (a: HealthAssessment, fallback: HealthReason) => a.reasons[0] ?? fallback;
+
+/**
+ * Chooses what `level` removes from one user's assessments. Conservative and moderate take every
+ * manager of their classes; aggressive then takes detached (longest detached first) and idle
+ * (least recently active first), and force any manager (least recently active first), in both
+ * cases only until `needed` slots are freed in total. Pure: the same input gives the same output.
+ */
+export function selectCleanupCandidates(
+  level: CleanupLevel,
+  assessments: readonly HealthAssessment[],
+  needed: number,
+): CleanupCandidate[] {
+  const chosen: CleanupCandidate[] = [];
+  const rest: HealthAssessment[] = [];
+  for (const a of assessments) {
+    const minLevel = REMOVE_ALL.get(a.health);
+    if (minLevel !== undefined && atLeast(level, minLevel)) chosen.push({ assessment: a, reason: firstReason(a, HealthReason.SocketsClosed) });
+    else rest.push(a);
+  }
+  let missing = needed - chosen.length;
+  const take = (pool: HealthAssessment[], reason: (a: HealthAssessment) => HealthReason) => {
+    for (const a of pool) {
+      if (missing <= 0) return;
+      chosen.push({ assessment: a, reason: reason(a) });
+      rest.splice(rest.indexOf(a), 1);
+      missing--;
+    }
+  };
+  if (atLeast(level, CleanupLevel.Aggressive)) {
+    take(
+      rest.filter((a) => a.health === HealthClass.Detached).sort((x, y) => (x.detachedAt ?? 0) - (y.detachedAt ?? 0)),
+      () => HealthReason.Detached,
+    );
+    take(
+      rest.filter((a) => a.health === HealthClass.Idle).sort((x, y) => x.lastActivityAt - y.lastActivityAt),
+      () => HealthReason.IdleThreshold,
+    );
+  }
+  if (level === CleanupLevel.Force) {
+    take([...rest].sort((x, y) => x.lastActivityAt - y.lastActivityAt), (a) => a.reasons[0] ?? HealthReason.Forced);
+  }
+  return chosen;
+}

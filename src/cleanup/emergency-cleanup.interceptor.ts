@@ -1,0 +1,68 @@
+import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import type { WsResponse } from '@nestjs/websockets';
+import { catchError, from, map, mergeMap, of, throwError, type Observable } from 'rxjs';
+import { ManagerLimitExceededError } from '../errors/manager-limit-exceeded.error.js';
+import type { CleanupReport } from './cleanup-report.js';
+import { EmergencyCleanupService } from './emergency-cleanup.service.js';
+
+/** The wire payload of a refusal: `{"event":"error","data":{...}}`. */
+export interface ManagerLimitReachedPayload {
+  code: 'MANAGER_LIMIT_REACHED';
+  limit: number;
+  active: number;
+  retryAfterMs: number;
+}
+
+/**
+ * Wraps a handler that creates a manager (for example the gateway's `join`). When the handler
+ * throws {@link ManagerLimitExceededError}, runs progressive emergency cleanup for that user,
+ * retries the handler once, and otherwise answers the client with
+ * `{"event":"error","data":{"code":"MANAGER_LIMIT_REACHED",...}}` instead of failing the socket.
+ * A successful retry's `{event, data}` answer gets the cleanup report in `data.cleanup` when
+ * that field is `null`. Subclass and override the protected hooks to change either step.
+ */
+@Injectable()
+export class EmergencyCleanupInterceptor implements NestInterceptor {
+  constructor(protected readonly cleanup: EmergencyCleanupService) {}
+
+  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const handled$ = next.handle();
+    return handled$.pipe(
+      catchError((error: unknown) => {
+        if (!(error instanceof ManagerLimitExceededError)) return throwError(() => error);
+        return from(this.runCleanup(error)).pipe(
+          mergeMap((report) =>
+            handled$.pipe(
+              map((result) => this.withReport(result, report)),
+              catchError((retryError: unknown) =>
+                retryError instanceof ManagerLimitExceededError ? of(this.toClientError(retryError)) : throwError(() => retryError),
+              ),
+            ),
+          ),
+        );
+      }),
+    );
+  }
+
+  /** Runs the cleanup before the retry. */
+  protected runCleanup(error: ManagerLimitExceededError): Promise<CleanupReport> {
+    return this.cleanup.emergency(error.userId);
+  }
+
+  /** The answer sent when the retry failed too. */
+  protected toClientError(error: ManagerLimitExceededError): WsResponse<ManagerLimitReachedPayload> {
+    return {
+      event: 'error',
+      data: { code: error.code, limit: error.limit, active: error.active, retryAfterMs: error.retryAfterMs },
+    };
+  }
+
+  /** Puts the cleanup report into a retried `{event, data: {cleanup: null}}` answer. */
+  protected withReport(result: unknown, report: CleanupReport): unknown {
+    const data = (result as WsResponse<Record<string, unknown>> | undefined)?.data;
+    if (data && typeof data === 'object' && data.cleanup === null) {
+      return { ...(result as WsResponse), data: { ...data, cleanup: report } };
+    }
+    return result;
+  }
+}

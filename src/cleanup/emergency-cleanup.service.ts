@@ -1,0 +1,163 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { MANAGER_REGISTRY, WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
+import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
+import { HealthAssessmentService } from '../health/health-assessment.service.js';
+import { HealthClass } from '../health/health-class.js';
+import type { CleanupTrigger } from '../lifecycle/manager-lifecycle.event.js';
+import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
+import { LocalManagerStore } from '../managers/local-manager.store.js';
+import { CloseCodes } from '../managers/websocket-manager.js';
+import type { ManagerRegistry } from '../registry/manager-registry.interface.js';
+import { selectCleanupCandidates, type CleanupCandidate } from './cleanup-candidates.js';
+import { CleanupLevel, levelsUpTo } from './cleanup-level.js';
+import type { CleanupLevelReport, CleanupReport } from './cleanup-report.js';
+import { probeConnections } from './liveness-probe.js';
+
+/** How one per-user cleanup run is driven. */
+export interface UserCleanupPlan {
+  trigger: CleanupTrigger;
+  /** Highest level to reach. */
+  maxLevel: CleanupLevel;
+  /** Stop at the first level after which the user holds fewer than the limit. */
+  stopWhenFreed: boolean;
+  /** Run the admission-time liveness probe first. */
+  probe: boolean;
+}
+
+/**
+ * The one cleanup implementation, used by admissions, the interceptor, the scheduled sweep and the
+ * admin API. It removes what it classifies: a manager whose close throws is still removed from the
+ * registry, and one failure never stops the others.
+ */
+@Injectable()
+export class EmergencyCleanupService {
+  private readonly logger = new Logger('WebSocketManager');
+
+  constructor(
+    @Inject(WS_MANAGER_OPTIONS) private readonly options: ResolvedWsManagerOptions,
+    @Inject(MANAGER_REGISTRY) private readonly registry: ManagerRegistry,
+    private readonly store: LocalManagerStore,
+    private readonly health: HealthAssessmentService,
+    private readonly lifecycle: ManagerLifecycleService,
+  ) {}
+
+  /**
+   * Emergency cleanup for a user at the limit: the liveness probe, then conservative → moderate →
+   * aggressive → force, stopping at the first level that frees a slot and never above
+   * `maxCleanupLevel`.
+   */
+  emergency(userId: string): Promise<CleanupReport> {
+    return this.store.lock.run(userId, () => this.runForUserLocked(userId, this.emergencyPlan()));
+  }
+
+  /** Runs `level` (and every level below it) for one user, making room for one new session. */
+  manual(userId: string, level: CleanupLevel): Promise<CleanupReport> {
+    return this.store.lock.run(userId, () =>
+      this.runForUserLocked(userId, { trigger: 'manual', maxLevel: level, stopWhenFreed: false, probe: false }),
+    );
+  }
+
+  /** The plan emergency cleanup follows under the configured options. */
+  emergencyPlan(): UserCleanupPlan {
+    return { trigger: 'emergency', maxLevel: this.options.maxCleanupLevel, stopWhenFreed: true, probe: true };
+  }
+
+  /** Per-user cleanup; the caller must hold `LocalManagerStore.lock` for `userId`. */
+  async runForUserLocked(userId: string, plan: UserCleanupPlan): Promise<CleanupReport> {
+    const started = performance.now();
+    const limit = this.options.maxManagersPerUser;
+    const probe = plan.probe
+      ? await probeConnections(
+          this.store.listByUser(userId).flatMap((m) => [...m.connections]),
+          this.options.probeTimeoutMs,
+        )
+      : null;
+    const report: CleanupReport = { trigger: plan.trigger, userId, needed: 0, freed: false, detected: 0, removed: 0, probe, levels: [], durationMs: 0 };
+    let first = true;
+    for (const level of levelsUpTo(plan.maxLevel)) {
+      const levelStarted = performance.now();
+      const assessments = await this.health.assessUser(userId);
+      const needed = Math.max(0, assessments.length - limit + 1);
+      if (first) report.needed = needed;
+      first = false;
+      if (plan.stopWhenFreed && needed === 0) break;
+      const candidates = selectCleanupCandidates(level, assessments, needed);
+      const levelReport = await this.removeCandidates(candidates, level, plan.trigger);
+      levelReport.durationMs = performance.now() - levelStarted;
+      report.levels.push(levelReport);
+      report.detected += levelReport.candidates;
+      report.removed += levelReport.removed;
+      if (plan.stopWhenFreed && assessments.length - levelReport.removed < limit) break;
+    }
+    report.freed = (await this.registry.countByUser(userId)) < limit;
+    report.durationMs = performance.now() - started;
+    this.lifecycle.emit({ type: 'cleanup', report });
+    return report;
+  }
+
+  /** Removes each candidate; never throws, counts what was removed per reason. */
+  async removeCandidates(candidates: readonly CleanupCandidate[], level: CleanupLevel, trigger: CleanupTrigger): Promise<CleanupLevelReport> {
+    const report: CleanupLevelReport = { level, candidates: candidates.length, removed: 0, reasons: {}, closeFailures: 0, durationMs: 0 };
+    for (const { assessment, reason } of candidates) {
+      if (assessment.health === HealthClass.Zombie) {
+        this.lifecycle.emit({ type: 'zombie_detected', userId: assessment.userId, managerId: assessment.managerId, reason });
+      }
+      const outcome = await this.removeOne(assessment.userId, assessment.managerId, assessment.nodeId, level, reason, trigger);
+      if (outcome.closeFailed) report.closeFailures++;
+      if (outcome.removed) {
+        report.removed++;
+        report.reasons[reason] = (report.reasons[reason] ?? 0) + 1;
+      }
+    }
+    return report;
+  }
+
+  /**
+   * Closes the manager's sockets (here, or by asking its owner) and removes its registry entry,
+   * whatever the close did. `removed` is true when the slot is free afterwards.
+   */
+  async removeOne(
+    userId: string,
+    managerId: string,
+    nodeId: string,
+    level: string,
+    reason: string,
+    trigger: CleanupTrigger,
+  ): Promise<{ removed: boolean; closeFailed: boolean }> {
+    const manager = this.store.get(managerId);
+    let closeFailed = false;
+    let evicted = false;
+    if (manager) {
+      this.store.delete(manager);
+      evicted = manager.connections.size > 0;
+      try {
+        manager.closeAll(CloseCodes.Evicted, 'EVICTED', { event: 'evicted', data: { level, reason } });
+      } catch (error) {
+        closeFailed = true;
+        this.logger.warn(`closing manager ${managerId} of user ${userId} failed (${String(error)}); removing it anyway`);
+      }
+    } else if (nodeId !== this.options.nodeId) {
+      const record = await this.registry.get(userId, managerId).catch(() => null);
+      if (record) {
+        await this.registry
+          .requestEviction({ record, level, reason, requestedBy: this.options.nodeId })
+          .catch((error: unknown) => this.logger.warn(`eviction request for ${managerId} failed: ${String(error)}`));
+      }
+    }
+    let removed: boolean;
+    try {
+      removed = (await this.registry.remove(userId, managerId)) || manager !== undefined;
+    } catch (error) {
+      this.logger.error(`registry removal of manager ${managerId} of user ${userId} failed: ${String(error)}`);
+      removed = false;
+    }
+    if (removed) {
+      const context = manager?.context ?? '';
+      this.lifecycle.emit({ type: 'removed', userId, managerId, context, trigger, level, reason, evicted, closeFailed });
+      const line = `${evicted ? 'evicted' : 'removed'} manager ${managerId} of user ${userId} (trigger=${trigger} level=${level} reason=${reason})`;
+      if (evicted) this.logger.log(line);
+      else this.logger.debug(line);
+    }
+    return { removed, closeFailed };
+  }
+}

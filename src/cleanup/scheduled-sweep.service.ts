@@ -1,0 +1,171 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { CronJob } from 'cron';
+import { MANAGER_REGISTRY, SWEEP_JOB_NAME, WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
+import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
+import { HealthAssessmentService } from '../health/health-assessment.service.js';
+import { HealthClass, type HealthAssessment } from '../health/health-class.js';
+import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
+import { LocalManagerStore } from '../managers/local-manager.store.js';
+import type { ManagerRegistry } from '../registry/manager-registry.interface.js';
+import { selectCleanupCandidates } from './cleanup-candidates.js';
+import { CleanupLevel } from './cleanup-level.js';
+import type { CleanupLevelReport, CleanupReport } from './cleanup-report.js';
+import { EmergencyCleanupService } from './emergency-cleanup.service.js';
+
+const ORPHAN_GRACE_MS = 5_000;
+
+/** Facts about the last completed sweep, for health endpoints. */
+export interface SweepStatus {
+  /** Epoch ms the last sweep finished; `null` before the first. */
+  lastFinishedAt: number | null;
+  /** Zombies the last sweep found. */
+  lastZombies: number;
+  /** The last sweep's report. */
+  lastReport: CleanupReport | null;
+  /** Whether a sweep is running now. */
+  running: boolean;
+}
+
+/**
+ * The scheduled sweep on `cleanupCron`: conservative + moderate over every manager this instance
+ * holds, plus reconciliation of this instance's registry entries. Registered with
+ * `SchedulerRegistry` at bootstrap and removed at shutdown; never overlaps itself; yields to the
+ * event loop every `sweepSliceSize` managers. Requires `ScheduleModule.forRoot()` in the host app.
+ */
+@Injectable()
+export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('WebSocketManager');
+  private running: Promise<CleanupReport> | null = null;
+  private status: SweepStatus = { lastFinishedAt: null, lastZombies: 0, lastReport: null, running: false };
+
+  constructor(
+    @Inject(WS_MANAGER_OPTIONS) private readonly options: ResolvedWsManagerOptions,
+    @Inject(MANAGER_REGISTRY) private readonly registry: ManagerRegistry,
+    private readonly store: LocalManagerStore,
+    private readonly health: HealthAssessmentService,
+    private readonly cleanup: EmergencyCleanupService,
+    private readonly lifecycle: ManagerLifecycleService,
+    private readonly scheduler: SchedulerRegistry,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const job = CronJob.from({
+      cronTime: this.options.cleanupCron,
+      onTick: () => {
+        // A throwing sweep is logged and the schedule goes on.
+        this.sweep().catch((error: unknown) => this.logger.error(`scheduled sweep failed: ${String(error)}`));
+      },
+      start: false,
+    });
+    this.scheduler.addCronJob(SWEEP_JOB_NAME, job);
+    job.start();
+  }
+
+  onModuleDestroy(): void {
+    if (this.scheduler.doesExist('cron', SWEEP_JOB_NAME)) this.scheduler.deleteCronJob(SWEEP_JOB_NAME);
+  }
+
+  /** The last sweep's outcome. */
+  getStatus(): SweepStatus {
+    return { ...this.status, running: this.running !== null };
+  }
+
+  /** Runs one sweep now; a call while one runs returns that run's report. */
+  sweep(): Promise<CleanupReport> {
+    this.running ??= this.run().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async run(): Promise<CleanupReport> {
+    const started = performance.now();
+    const reports = new Map<CleanupLevel, CleanupLevelReport>();
+    for (const level of [CleanupLevel.Conservative, CleanupLevel.Moderate]) {
+      reports.set(level, { level, candidates: 0, removed: 0, reasons: {}, closeFailures: 0, durationMs: 0 });
+    }
+    let zombies = 0;
+    const removeBatch = async (assessments: HealthAssessment[]) => {
+      for (const seen of assessments) {
+        // Judged again under the user's lock: an admission may have revived it since.
+        await this.store.lock.run(seen.userId, async () => {
+          const manager = this.store.get(seen.managerId);
+          if (!manager) return;
+          const [candidate] = selectCleanupCandidates(CleanupLevel.Moderate, [this.health.assessManager(manager)], 0);
+          if (!candidate) return;
+          const level = candidate.assessment.health === HealthClass.Zombie ? CleanupLevel.Conservative : CleanupLevel.Moderate;
+          if (level === CleanupLevel.Conservative) zombies++;
+          const levelStarted = performance.now();
+          const result = await this.cleanup.removeCandidates([candidate], level, 'scheduled');
+          merge(reports.get(level)!, result, performance.now() - levelStarted);
+        });
+      }
+    };
+
+    const now = Date.now();
+    let batch: HealthAssessment[] = [];
+    let visited = 0;
+    for (const manager of this.store.values()) {
+      const assessment = this.health.assessManager(manager, now);
+      if (assessment.health === HealthClass.Zombie || assessment.health === HealthClass.Unresponsive || assessment.health === HealthClass.Inactive) {
+        batch.push(assessment);
+      }
+      if (++visited % this.options.sweepSliceSize === 0) {
+        await removeBatch(batch);
+        batch = [];
+        await yieldToLoop();
+      }
+    }
+    await removeBatch(batch);
+    zombies += await this.reconcileRegistry(reports.get(CleanupLevel.Conservative)!);
+
+    const levels = [...reports.values()];
+    const report: CleanupReport = {
+      trigger: 'scheduled',
+      userId: null,
+      needed: 0,
+      freed: true,
+      detected: levels.reduce((n, l) => n + l.candidates, 0),
+      removed: levels.reduce((n, l) => n + l.removed, 0),
+      probe: null,
+      levels,
+      durationMs: performance.now() - started,
+    };
+    this.status = { lastFinishedAt: Date.now(), lastZombies: zombies, lastReport: report, running: false };
+    this.lifecycle.emit({ type: 'cleanup', report });
+    if (report.detected > 0) {
+      this.logger.log(`sweep removed ${report.removed}/${report.detected} (zombies ${zombies}) in ${report.durationMs.toFixed(1)} ms`);
+    }
+    return report;
+  }
+
+  /** Registry entries of this instance without a manager here are orphans: removed. */
+  private async reconcileRegistry(report: CleanupLevelReport): Promise<number> {
+    let cursor: string | undefined;
+    let orphans = 0;
+    do {
+      const page = await this.registry.scanNode(this.options.nodeId, cursor, this.options.sweepSliceSize);
+      cursor = page.cursor;
+      // Entries younger than the grace may belong to an admission whose manager is being created.
+      const settled = Date.now() - ORPHAN_GRACE_MS;
+      const found = page.records
+        .filter((r) => r.createdAt < settled && !this.store.get(r.managerId))
+        .map((r) => this.health.assess(r, undefined));
+      if (found.length > 0) {
+        const started = performance.now();
+        merge(report, await this.cleanup.removeCandidates(selectCleanupCandidates(CleanupLevel.Conservative, found, 0), CleanupLevel.Conservative, 'scheduled'), performance.now() - started);
+        orphans += found.length;
+      }
+      await yieldToLoop();
+    } while (cursor !== undefined);
+    return orphans;
+  }
+}
+
+function merge(into: CleanupLevelReport, from: CleanupLevelReport, durationMs: number): void {
+  into.candidates += from.candidates;
+  into.removed += from.removed;
+  into.closeFailures += from.closeFailures;
+  into.durationMs += durationMs;
+  for (const [reason, n] of Object.entries(from.reasons)) into.reasons[reason] = (into.reasons[reason] ?? 0) + n;
+}

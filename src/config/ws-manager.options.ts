@@ -1,0 +1,69 @@
+import type { CleanupLevel } from '../cleanup/cleanup-level.js';
+import type { IdentityResolver } from '../gateway/identity-resolver.interface.js';
+import type { ManagerRegistry } from '../registry/manager-registry.interface.js';
+
+/** Which registry implementation holds the per-user manager counts. */
+export type RegistryKind = 'memory' | 'redis';
+
+/**
+ * Options of `WebSocketManagerModule`. Every field is optional; the defaults are those of the
+ * `WS_*` environment variables listed in the README. Options are validated once at start-up.
+ */
+export interface WsManagerOptions {
+  /** WebSocket path. @default '/ws' */
+  path?: string;
+  /** Allowed `Origin` headers; when non-empty, any other origin gets HTTP 403. @default [] */
+  allowedOrigins?: string[];
+  /** Frames larger than this close the connection with 1009. @default 65536 */
+  maxPayloadBytes?: number;
+  /** Managers (connected + detached) one user may hold. @default 20 */
+  maxManagersPerUser?: number;
+  /** Connections per manager; one more supersedes the oldest (close 4002). @default 5 */
+  maxConnectionsPerManager?: number;
+  /** Protocol ping period. @default 30000 */
+  heartbeatIntervalMs?: number;
+  /** A ping unanswered this long marks the connection unresponsive; it is terminated. @default 10000 */
+  heartbeatTimeoutMs?: number;
+  /** How long the admission-time liveness probe waits for pongs. @default 1000 */
+  probeTimeoutMs?: number;
+  /** How long a detached manager can be re-attached. @default 120000 */
+  resumeWindowMs?: number;
+  /** Messages kept for a detached manager, oldest dropped first. @default 100 */
+  resumeBuffer?: number;
+  /** No inbound application message this long: idle. @default 300000 */
+  idleThresholdMs?: number;
+  /** No inbound application message this long: inactive. @default 3600000 */
+  inactiveThresholdMs?: number;
+  /** Cron expression (with seconds) of the scheduled sweep. @default '*\/30 * * * * *' */
+  cleanupCron?: string;
+  /** Highest level emergency cleanup may reach; `force` allows evicting healthy managers. @default 'aggressive' */
+  maxCleanupLevel?: CleanupLevel | `${CleanupLevel}`;
+  /** Graceful drain on shutdown before remaining sockets are terminated. @default 10000 */
+  shutdownTimeoutMs?: number;
+  /** Registry implementation, or an instance of your own. @default 'memory' */
+  registry?: RegistryKind | ManagerRegistry;
+  /** Redis connection URL, with `registry: 'redis'`. @default 'redis://127.0.0.1:6379' */
+  redisUrl?: string;
+  /** Prefix of every Redis key, so several deployments or tests can share one Redis. @default 'wsm:' */
+  redisKeyPrefix?: string;
+  /** This instance's id in a cluster. @default `${hostname}-${pid}` */
+  nodeId?: string;
+  /** A silent instance's managers stop counting after this. @default 15000 */
+  leaseTtlMs?: number;
+  /** Managers assessed per event-loop turn by the sweep. @default 500 */
+  sweepSliceSize?: number;
+  /** Emergency-cleanup failures for one user within `alarmWindowMs` that raise the alarm. @default 3 */
+  alarmThreshold?: number;
+  /** Window of the emergency-cleanup alarm. @default 600000 */
+  alarmWindowMs?: number;
+  /** Resolves the user of an upgrade request; none: every handshake is refused with 401. */
+  identityResolver?: IdentityResolver;
+}
+
+/** Options after defaults and validation: what the module's services receive. */
+export interface ResolvedWsManagerOptions
+  extends Required<Omit<WsManagerOptions, 'identityResolver' | 'maxCleanupLevel' | 'registry'>> {
+  maxCleanupLevel: CleanupLevel;
+  registry: RegistryKind | ManagerRegistry;
+  identityResolver?: IdentityResolver;
+}

@@ -1,0 +1,105 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
+import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
+import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
+import type { ManagedConnection } from '../managers/managed-connection.js';
+
+/**
+ * Protocol ping/pong for every tracked connection on one timer: a wheel whose slots are visited
+ * in turn, so pings are spread over the interval instead of firing all at once. A ping still
+ * unanswered `heartbeatTimeoutMs` later terminates the connection (detected within
+ * interval + timeout plus one tick).
+ */
+@Injectable()
+export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly tickMs: number;
+  private readonly slots: Set<ManagedConnection>[];
+  private readonly deadlines = new Map<number, ManagedConnection[]>();
+  private readonly slotOf = new Map<ManagedConnection, number>();
+  private nextSlot = 0;
+  private tickCount = 0;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(WS_MANAGER_OPTIONS) private readonly options: ResolvedWsManagerOptions,
+    private readonly lifecycle: ManagerLifecycleService,
+  ) {
+    this.tickMs = Math.min(1000, Math.max(5, Math.floor(options.heartbeatIntervalMs / 20)));
+    const slotCount = Math.max(1, Math.round(options.heartbeatIntervalMs / this.tickMs));
+    this.slots = Array.from({ length: slotCount }, () => new Set());
+  }
+
+  /** Connections being watched. */
+  get size(): number {
+    return this.slotOf.size;
+  }
+
+  onApplicationBootstrap(): void {
+    this.timer ??= setInterval(() => this.tick(), this.tickMs);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Starts watching a connection. */
+  track(connection: ManagedConnection): void {
+    if (this.slotOf.has(connection)) return;
+    const slot = this.nextSlot++ % this.slots.length;
+    this.slots[slot]!.add(connection);
+    this.slotOf.set(connection, slot);
+  }
+
+  /** Stops watching a connection. */
+  untrack(connection: ManagedConnection): void {
+    const slot = this.slotOf.get(connection);
+    if (slot === undefined) return;
+    this.slots[slot]!.delete(connection);
+    this.slotOf.delete(connection);
+  }
+
+  /** One turn of the wheel: expire due deadlines, then ping one slot. */
+  tick(now = Date.now()): void {
+    const tick = this.tickCount++;
+    const due = this.deadlines.get(tick);
+    if (due) {
+      this.deadlines.delete(tick);
+      for (const connection of due) {
+        if (connection.pingSentAt === null || !this.slotOf.has(connection)) continue;
+        // A timer that fired a little early re-checks on the next tick rather than a full turn later.
+        if (!this.expireIfOverdue(connection, now)) this.addDeadline(tick + 1, connection);
+      }
+    }
+    const slot = this.slots[tick % this.slots.length]!;
+    const timeoutTicks = Math.ceil(this.options.heartbeatTimeoutMs / this.tickMs);
+    for (const connection of slot) {
+      if (connection.isClosed) {
+        this.untrack(connection);
+        continue;
+      }
+      if (connection.pingSentAt !== null) {
+        this.expireIfOverdue(connection, now);
+        continue;
+      }
+      if (!connection.ping(now)) continue;
+      this.addDeadline(tick + timeoutTicks, connection);
+    }
+  }
+
+  private addDeadline(tick: number, connection: ManagedConnection): void {
+    const bucket = this.deadlines.get(tick);
+    if (bucket) bucket.push(connection);
+    else this.deadlines.set(tick, [connection]);
+  }
+
+  private expireIfOverdue(connection: ManagedConnection, now: number): boolean {
+    if (!this.slotOf.has(connection) || !connection.isPongOverdue(this.options.heartbeatTimeoutMs, now)) return false;
+    connection.pongMissed = true;
+    this.untrack(connection);
+    connection.socket.terminate();
+    this.lifecycle.emit({ type: 'heartbeat_terminated', userId: connection.userId, connectionId: connection.id });
+    return true;
+  }
+}

@@ -1,0 +1,35 @@
+import type { CleanupReport } from '../cleanup/cleanup-report.js';
+
+/** What happened to a manager or an admission. */
+export type ManagerLifecycleEvent =
+  | { type: 'created'; userId: string; managerId: string; context: string; at: number }
+  | { type: 'attached'; userId: string; managerId: string; context: string; connectionId: string; at: number }
+  | { type: 'resumed'; userId: string; managerId: string; context: string; replayed: number; at: number }
+  | { type: 'detached'; userId: string; managerId: string; context: string; at: number }
+  | { type: 'superseded'; userId: string; managerId: string; connectionId: string; at: number }
+  | { type: 'rejected'; userId: string; context: string; limit: number; active: number; at: number }
+  | {
+      type: 'removed';
+      userId: string;
+      managerId: string;
+      context: string;
+      trigger: CleanupTrigger;
+      level: string;
+      reason: string;
+      /** The manager was open and its clients were sent `evicted`. */
+      evicted: boolean;
+      /** Closing its sockets threw; it was removed all the same. */
+      closeFailed: boolean;
+      at: number;
+    }
+  | { type: 'zombie_detected'; userId: string; managerId: string; reason: string; at: number }
+  | { type: 'heartbeat_terminated'; userId: string; connectionId: string; at: number }
+  | { type: 'cleanup'; report: CleanupReport; at: number }
+  | { type: 'emergency_cleanup_failed'; userId: string; at: number }
+  | { type: 'alarm'; userId: string; failures: number; windowMs: number; at: number };
+
+/** What started a cleanup run. */
+export type CleanupTrigger = 'scheduled' | 'emergency' | 'manual';
+
+/** The `type` of a {@link ManagerLifecycleEvent}. */
+export type ManagerLifecycleEventType = ManagerLifecycleEvent['type'];

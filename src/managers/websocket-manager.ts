@@ -1,0 +1,152 @@
+import type { ManagerRecord } from '../registry/manager-record.js';
+import type { ManagedConnection } from './managed-connection.js';
+
+/** Close codes the module uses, with the reason text sent beside them. */
+export const CloseCodes = {
+  /** Server shutting down. */
+  GoingAway: 1001,
+  /** Frame over `maxPayloadBytes`. */
+  MessageTooBig: 1009,
+  /** Registry unreachable: retry later. */
+  TryAgainLater: 1013,
+  /** Removed by cleanup. */
+  Evicted: 4001,
+  /** A newer connection to the same context took this one's place. */
+  Superseded: 4002,
+  /** Per-user limit reached after the allowed cleanup. */
+  LimitReached: 4029,
+} as const;
+
+/**
+ * The server-side session of one (user, context). Owns 0..n live connections, its activity
+ * stamps, and a bounded buffer of messages sent while it had no connection.
+ */
+export class WebSocketManager {
+  /** Connections in attach order (oldest first). */
+  readonly connections = new Set<ManagedConnection>();
+  /** Epoch ms of the last inbound application message. */
+  lastActivityAt: number;
+  /** Epoch ms the last connection left; `null` while connected. */
+  detachedAt: number | null = null;
+  private readonly buffer: string[] = [];
+
+  constructor(
+    /** The registry record this manager was admitted with. */
+    private readonly record: ManagerRecord,
+    private readonly bufferLimit: number,
+  ) {
+    this.lastActivityAt = record.lastActivityAt;
+  }
+
+  /** Globally unique id. */
+  get id(): string {
+    return this.record.managerId;
+  }
+  /** The owning user. */
+  get userId(): string {
+    return this.record.userId;
+  }
+  /** The client-chosen context. */
+  get context(): string {
+    return this.record.context;
+  }
+  /** Epoch ms of creation. */
+  get createdAt(): number {
+    return this.record.createdAt;
+  }
+  /** Instance holding this manager. */
+  get nodeId(): string {
+    return this.record.nodeId;
+  }
+  /** Whether at least one connection is attached. */
+  get isConnected(): boolean {
+    return this.connections.size > 0;
+  }
+  /** Messages waiting for a connection. */
+  get bufferedCount(): number {
+    return this.buffer.length;
+  }
+
+  /** The registry view of this manager as it is now. */
+  toRecord(): ManagerRecord {
+    return { ...this.record, lastActivityAt: this.lastActivityAt, detachedAt: this.detachedAt };
+  }
+
+  /** Records an inbound application message. */
+  markActivity(now = Date.now()): void {
+    this.lastActivityAt = now;
+  }
+
+  /**
+   * Sends `{event, data}` to every open connection, or buffers it (oldest dropped first) while
+   * the manager has none. Returns how many connections it was written to.
+   */
+  send(event: string, data: unknown): number {
+    const frame = JSON.stringify({ event, data });
+    let sent = 0;
+    for (const connection of this.connections) {
+      if (!connection.isOpen) continue;
+      connection.socket.send(frame);
+      sent++;
+    }
+    if (sent === 0 && this.bufferLimit > 0) {
+      this.buffer.push(frame);
+      if (this.buffer.length > this.bufferLimit) this.buffer.shift();
+    }
+    return sent;
+  }
+
+  /** Attaches a connection; returns those pushed out by `maxConnections` (oldest first). */
+  attach(connection: ManagedConnection, maxConnections: number): ManagedConnection[] {
+    this.connections.add(connection);
+    this.detachedAt = null;
+    const superseded: ManagedConnection[] = [];
+    for (const oldest of this.connections) {
+      if (this.connections.size <= maxConnections) break;
+      this.connections.delete(oldest);
+      superseded.push(oldest);
+    }
+    return superseded;
+  }
+
+  /** Writes the buffered messages, in order, to one connection. */
+  replayTo(connection: ManagedConnection): number {
+    const frames = this.buffer.splice(0);
+    for (const frame of frames) connection.socket.send(frame);
+    return frames.length;
+  }
+
+  /** Detaches a connection; returns `true` when that left the manager detached. */
+  detach(connection: ManagedConnection, now = Date.now()): boolean {
+    if (!this.connections.delete(connection)) return false;
+    if (this.connections.size > 0) return false;
+    this.detachedAt = now;
+    return true;
+  }
+
+  /**
+   * Tells each connection why (an `evicted` event when `notice` is given) and closes it. Throws
+   * the first socket error only after every connection was tried.
+   */
+  closeAll(code: number, reason: string, notice?: { event: string; data: unknown }): void {
+    let firstError: unknown;
+    for (const connection of [...this.connections]) {
+      try {
+        if (notice && connection.isOpen) connection.socket.send(JSON.stringify(notice));
+        // A peer that stopped answering will not complete a close handshake either.
+        if (connection.isClosed || connection.pongMissed || connection.probeFailed) connection.socket.terminate();
+        else connection.socket.close(code, reason);
+      } catch (error) {
+        firstError ??= error;
+        try {
+          connection.socket.terminate();
+        } catch {
+          // terminate() only throws on sockets that never connected; nothing more to release.
+        }
+      }
+    }
+    this.connections.clear();
+    this.buffer.length = 0;
+    if (firstError !== undefined) throw firstError;
+  }
+}

@@ -1,0 +1,120 @@
+import type { ManagerRecord, ManagerRecordPatch } from './manager-record.js';
+import type { AdmitResult, EvictionRequest, ManagerRegistry, RecordPage } from './manager-registry.interface.js';
+
+interface UserEntry {
+  byId: Map<string, ManagerRecord>;
+  byContext: Map<string, string>;
+}
+
+/**
+ * Single-instance registry, the default. Admission is atomic because each call completes
+ * synchronously inside one event-loop turn; lookups are per user, never across users.
+ */
+export class InMemoryManagerRegistry implements ManagerRegistry {
+  readonly kind = 'memory';
+  private readonly users = new Map<string, UserEntry>();
+  private readonly byNode = new Map<string, Map<string, ManagerRecord>>();
+  private readonly evictionHandlers = new Set<(request: EvictionRequest) => void>();
+  private readonly scans = new Map<string, { ids: string[]; position: number }>();
+  private scanSeq = 0;
+
+  async start(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.evictionHandlers.clear();
+  }
+
+  async ping(): Promise<boolean> {
+    return true;
+  }
+
+  async admit(record: ManagerRecord, limit: number): Promise<AdmitResult> {
+    const user = this.users.get(record.userId);
+    const existingId = user?.byContext.get(record.context);
+    const existing = existingId === undefined ? undefined : user?.byId.get(existingId);
+    if (existing) return { admitted: false, active: user!.byId.size, existing: { ...existing } };
+    const active = user?.byId.size ?? 0;
+    if (active >= limit) return { admitted: false, active };
+    this.insert(record);
+    return { admitted: true, active: active + 1 };
+  }
+
+  async get(userId: string, managerId: string): Promise<ManagerRecord | null> {
+    const record = this.users.get(userId)?.byId.get(managerId);
+    return record ? { ...record } : null;
+  }
+
+  async findByContext(userId: string, context: string): Promise<ManagerRecord | null> {
+    const user = this.users.get(userId);
+    const id = user?.byContext.get(context);
+    const record = id === undefined ? undefined : user?.byId.get(id);
+    return record ? { ...record } : null;
+  }
+
+  async listByUser(userId: string): Promise<ManagerRecord[]> {
+    return [...(this.users.get(userId)?.byId.values() ?? [])].map((r) => ({ ...r }));
+  }
+
+  async countByUser(userId: string): Promise<number> {
+    return this.users.get(userId)?.byId.size ?? 0;
+  }
+
+  async update(userId: string, managerId: string, patch: ManagerRecordPatch): Promise<void> {
+    const record = this.users.get(userId)?.byId.get(managerId);
+    if (record) Object.assign(record, patch);
+  }
+
+  async remove(userId: string, managerId: string): Promise<boolean> {
+    const user = this.users.get(userId);
+    const record = user?.byId.get(managerId);
+    if (!user || !record) return false;
+    user.byId.delete(managerId);
+    if (user.byContext.get(record.context) === managerId) user.byContext.delete(record.context);
+    if (user.byId.size === 0) this.users.delete(userId);
+    const node = this.byNode.get(record.nodeId);
+    node?.delete(managerId);
+    if (node?.size === 0) this.byNode.delete(record.nodeId);
+    return true;
+  }
+
+  async scanNode(nodeId: string, cursor: string | undefined, count: number): Promise<RecordPage> {
+    // A snapshot of ids per scan keeps each page O(count) however the map changes meanwhile.
+    let key = cursor;
+    let scan = key === undefined ? undefined : this.scans.get(key);
+    if (!scan || key === undefined) {
+      scan = { ids: [...(this.byNode.get(nodeId)?.keys() ?? [])], position: 0 };
+      key = String(++this.scanSeq);
+      this.scans.set(key, scan);
+      if (this.scans.size > 16) this.scans.delete(this.scans.keys().next().value!);
+    }
+    const node = this.byNode.get(nodeId);
+    const records: ManagerRecord[] = [];
+    while (scan.position < scan.ids.length && records.length < count) {
+      const record = node?.get(scan.ids[scan.position++]!);
+      if (record) records.push({ ...record });
+    }
+    if (scan.position < scan.ids.length) return { records, cursor: key };
+    this.scans.delete(key);
+    return { records };
+  }
+
+  async requestEviction(request: EvictionRequest): Promise<void> {
+    for (const handler of this.evictionHandlers) handler(request);
+  }
+
+  onEvictionRequest(handler: (request: EvictionRequest) => void): () => void {
+    this.evictionHandlers.add(handler);
+    return () => this.evictionHandlers.delete(handler);
+  }
+
+  private insert(record: ManagerRecord): void {
+    let user = this.users.get(record.userId);
+    if (!user) this.users.set(record.userId, (user = { byId: new Map(), byContext: new Map() }));
+    const stored = { ...record };
+    user.byId.set(record.managerId, stored);
+    user.byContext.set(record.context, record.managerId);
+    let node = this.byNode.get(record.nodeId);
+    if (!node) this.byNode.set(record.nodeId, (node = new Map()));
+    node.set(record.managerId, stored);
+  }
+}
