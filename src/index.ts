@@ -31,4 +31,4 @@ export { ManagerLifecycleService } from './lifecycle/manager-lifecycle.service.j
 export type { ManagerLifecycleEvent, ManagerLifecycleEventType, CleanupTrigger } from './lifecycle/manager-lifecycle.event.js';
 
 export * from './errors/index.js';
-export type { IdentityResolver } from './gateway/identity-resolver.interface.js';
+export * from './gateway/index.js';

@@ -3,6 +3,7 @@ import type { WsResponse } from '@nestjs/websockets';
 import { catchError, from, map, mergeMap, of, throwError, type Observable } from 'rxjs';
 import { ManagerLimitExceededError } from '../errors/manager-limit-exceeded.error.js';
 import type { CleanupReport } from './cleanup-report.js';
+import { WebSocketManagerFactory } from '../managers/websocket-manager.factory.js';
 import { EmergencyCleanupService } from './emergency-cleanup.service.js';
 
 /** The wire payload of a refusal: `{"event":"error","data":{...}}`. */
@@ -23,7 +24,10 @@ export interface ManagerLimitReachedPayload {
  */
 @Injectable()
 export class EmergencyCleanupInterceptor implements NestInterceptor {
-  constructor(protected readonly cleanup: EmergencyCleanupService) {}
+  constructor(
+    protected readonly cleanup: EmergencyCleanupService,
+    protected readonly factory: WebSocketManagerFactory,
+  ) {}
 
   intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const handled$ = next.handle();
@@ -34,9 +38,11 @@ export class EmergencyCleanupInterceptor implements NestInterceptor {
           mergeMap((report) =>
             handled$.pipe(
               map((result) => this.withReport(result, report)),
-              catchError((retryError: unknown) =>
-                retryError instanceof ManagerLimitExceededError ? of(this.toClientError(retryError)) : throwError(() => retryError),
-              ),
+              catchError((retryError: unknown) => {
+                if (!(retryError instanceof ManagerLimitExceededError)) return throwError(() => retryError);
+                this.onRefused(retryError);
+                return of(this.toClientError(retryError));
+              }),
             ),
           ),
         );
@@ -47,6 +53,11 @@ export class EmergencyCleanupInterceptor implements NestInterceptor {
   /** Runs the cleanup before the retry. */
   protected runCleanup(error: ManagerLimitExceededError): Promise<CleanupReport> {
     return this.cleanup.emergency(error.userId);
+  }
+
+  /** Called once per final refusal (after cleanup and the retry); emits the `rejected` event. */
+  protected onRefused(error: ManagerLimitExceededError): void {
+    this.factory.reportRejection(error);
   }
 
   /** The answer sent when the retry failed too. */

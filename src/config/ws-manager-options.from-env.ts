@@ -63,10 +63,19 @@ export function wsManagerOptionsFromEnv(env: Readonly<Record<string, string | un
   } catch (error) {
     if (error instanceof InvalidOptionsError) {
       throw new InvalidOptionsError(
-        error.issues.map((i) => ({ ...i, name: varOf.get(i.name) ?? i.name, value: raw[i.name] ?? i.value })),
+        error.issues.map((i) => ({ name: varOf.get(i.name) ?? i.name, value: raw[i.name] ?? i.value, rule: toVariableNames(i.rule, varOf) })),
       );
     }
     throw error;
   }
   return options as WsManagerOptions;
+}
+
+/** Rules that mention another option (`≥ idleThresholdMs`) name its variable instead. */
+function toVariableNames(rule: string, varOf: ReadonlyMap<string, string>): string {
+  let text = rule;
+  for (const [key, variable] of varOf) {
+    if (/[A-Z]/.test(key)) text = text.replace(new RegExp(`\\b${key}\\b`, 'g'), variable);
+  }
+  return text;
 }

@@ -37,7 +37,9 @@ export const wsManagerOptionsSchema = z
     maxCleanupLevel: z.enum(CLEANUP_LEVELS as [CleanupLevel, ...CleanupLevel[]]).default(D.maxCleanupLevel),
     shutdownTimeoutMs: ms(0).default(D.shutdownTimeoutMs),
     registry: z
-      .union([z.enum(['memory', 'redis']), z.custom<ManagerRegistry>(isRegistryInstance, 'must be a ManagerRegistry')])
+      .union([z.enum(['memory', 'redis']), z.custom<ManagerRegistry>(isRegistryInstance)], {
+        error: 'must be "memory", "redis" or a ManagerRegistry instance',
+      })
       .default(D.registry),
     redisUrl: z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL').default(D.redisUrl),
     redisKeyPrefix: z.string().max(64).default(D.redisKeyPrefix),
@@ -49,7 +51,9 @@ export const wsManagerOptionsSchema = z
     sweepSliceSize: count(1).default(D.sweepSliceSize),
     alarmThreshold: count(1).default(D.alarmThreshold),
     alarmWindowMs: ms(1).default(D.alarmWindowMs),
-    identityResolver: z.custom<NonNullable<WsManagerOptions['identityResolver']>>((v) => typeof v === 'function').optional(),
+    identityResolver: z
+      .custom<NonNullable<WsManagerOptions['identityResolver']>>((v) => typeof v === 'function', 'must be a function (request) => userId | null')
+      .optional(),
   })
   .strict()
   .superRefine((o, ctx) => {

@@ -15,6 +15,8 @@ export class ManagerLimitExceededError extends Error {
     readonly active: number,
     readonly retryAfterMs: number,
     readonly cleanup: CleanupReport | null = null,
+    /** The context that could not be admitted. */
+    readonly context = '',
   ) {
     super(
       `User ${userId} already holds ${active} of ${limit} WebSocket sessions and cleanup freed none; ` +

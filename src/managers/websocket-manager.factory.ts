@@ -171,9 +171,10 @@ export class WebSocketManagerFactory implements OnModuleInit, OnModuleDestroy {
     }
     if (!result.admitted) {
       const retryAfterMs = await this.retryAfter(userId);
-      this.lifecycle.emit({ type: 'rejected', userId, context, limit, active: result.active });
-      this.logger.warn(`refused a session of user ${userId}: ${result.active}/${limit} managers, cleanup freed none`);
-      throw new ManagerLimitExceededError(userId, limit, result.active, retryAfterMs, cleanup);
+      const error = new ManagerLimitExceededError(userId, limit, result.active, retryAfterMs, cleanup, context);
+      // Without cleanup here the caller (EmergencyCleanupInterceptor) decides, and reports, the refusal.
+      if (request.emergencyCleanup !== false) this.reportRejection(error);
+      throw error;
     }
     const manager = new WebSocketManager(record, this.options.resumeBuffer);
     this.store.add(manager);
@@ -197,6 +198,13 @@ export class WebSocketManagerFactory implements OnModuleInit, OnModuleDestroy {
       const reason = existing.nodeId === this.options.nodeId ? 'registry_orphan' : 'superseded';
       await this.cleanup.removeOne(existing.userId, existing.managerId, existing.nodeId, 'reconcile', reason, 'emergency');
     }
+  }
+
+  /** Records a final refusal: lifecycle `rejected` event and a log line. */
+  reportRejection(error: ManagerLimitExceededError): void {
+    const { userId, context, limit, active } = error;
+    this.lifecycle.emit({ type: 'rejected', userId, context, limit, active });
+    this.logger.warn(`refused a session of user ${userId}: ${active}/${limit} managers and cleanup freed none`);
   }
 
   private attach(
