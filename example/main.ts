@@ -1,4 +1,3 @@
-import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { WS_MANAGER_OPTIONS, type ResolvedWsManagerOptions } from '../src/index.js';

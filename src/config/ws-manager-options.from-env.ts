@@ -73,9 +73,9 @@ export function wsManagerOptionsFromEnv(env: Readonly<Record<string, string | un
 
 /** Rules that mention another option (`≥ idleThresholdMs`) name its variable instead. */
 function toVariableNames(rule: string, varOf: ReadonlyMap<string, string>): string {
-  let text = rule;
+  let named = rule;
   for (const [key, variable] of varOf) {
-    if (/[A-Z]/.test(key)) text = text.replace(new RegExp(`\\b${key}\\b`, 'g'), variable);
+    if (/[A-Z]/.test(key)) named = named.replace(new RegExp(`\\b${key}\\b`, 'g'), variable);
   }
-  return text;
+  return named;
 }
