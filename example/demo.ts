@@ -11,7 +11,7 @@ const SECRET = 'demo-secret-0123456789abcdef';
 const USER = 'demo-user';
 const CHILD = fileURLToPath(new URL('./demo-client.js', import.meta.url));
 const children: ChildProcess[] = [];
-const say = (line = '') => process.stdout.write(`${line}\n`);
+const say = (line = ''): void => void process.stdout.write(`${line}\n`);
 
 async function start(env: Record<string, string>): Promise<{ app: INestApplication; url: (context: string) => string }> {
   const app = await createExampleApp({ env: { WS_JWT_SECRET: SECRET, WS_CLEANUP_CRON: '0 0 0 1 1 *', ...env }, logger: false });

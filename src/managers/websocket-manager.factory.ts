@@ -61,6 +61,7 @@ export class WebSocketManagerFactory implements OnModuleInit, OnModuleDestroy {
   private readonly bySocket = new WeakMap<WebSocket, ManagedConnection>();
   private readonly managerOf = new WeakMap<ManagedConnection, WebSocketManager>();
   private unsubscribeEvictions?: () => void;
+  private unsubscribeReconnect?: () => void;
 
   constructor(
     @Inject(WS_MANAGER_OPTIONS) private readonly options: ResolvedWsManagerOptions,
@@ -74,10 +75,31 @@ export class WebSocketManagerFactory implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     this.unsubscribeEvictions = this.registry.onEvictionRequest((request) => this.onEvictionRequest(request));
+    this.unsubscribeReconnect = this.registry.onReconnect?.(() => {
+      this.reRegisterAfterOutage().catch((error: unknown) => this.logger.error(`re-registration after the registry outage failed: ${String(error)}`));
+    });
   }
 
   onModuleDestroy(): void {
     this.unsubscribeEvictions?.();
+    this.unsubscribeReconnect?.();
+  }
+
+  /**
+   * After a registry outage: counts every manager held here again, through the same atomic
+   * admission, so the limit still holds; what no longer fits is evicted with a reason.
+   */
+  async reRegisterAfterOutage(): Promise<{ kept: number; evicted: number }> {
+    if (!this.registry.reRegister) return { kept: this.store.size, evicted: 0 };
+    const records = [...this.store.values()].map((manager) => manager.toRecord());
+    const { admitted, refused } = await this.registry.reRegister(records, this.options.maxManagersPerUser);
+    for (const record of refused) {
+      await this.store.lock.run(record.userId, () =>
+        this.cleanup.removeOne(record.userId, record.managerId, record.nodeId, 'reconcile', 'registry_refused', 'emergency'),
+      );
+    }
+    this.logger.log(`re-registered ${admitted.length} managers after the registry outage; evicted ${refused.length} that no longer fit`);
+    return { kept: admitted.length, evicted: refused.length };
   }
 
   /**
