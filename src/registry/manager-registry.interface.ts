@@ -29,6 +29,14 @@ export interface RecordPage {
   cursor?: string;
 }
 
+/** Outcome of {@link ManagerRegistry.reRegister}. */
+export interface ReRegisterResult {
+  /** Records counted again (newly admitted, or still present). */
+  admitted: ManagerRecord[];
+  /** Records that no longer fit (limit reached, or context taken meanwhile): evict them with a reason. */
+  refused: ManagerRecord[];
+}
+
 /**
  * Where managers are counted. Every method is async so that the in-memory default and the Redis
  * cluster registry are interchangeable. Implementations must make {@link admit} atomic per user:
@@ -66,4 +74,14 @@ export interface ManagerRegistry {
   requestEviction(request: EvictionRequest): Promise<void>;
   /** Subscribes to eviction requests addressed to this instance; returns the unsubscribe. */
   onEvictionRequest(handler: (request: EvictionRequest) => void): () => void;
+  /**
+   * Registries that can lose their store (Redis): calls `handler` each time the connection is
+   * back after an outage, once this instance counts as alive again. Returns the unsubscribe.
+   */
+  onReconnect?(handler: () => void): () => void;
+  /**
+   * Registries that can lose their store (Redis): re-admits this instance's records after an
+   * outage, each through the same atomic admission, so the limit still holds.
+   */
+  reRegister?(records: readonly ManagerRecord[], limit: number): Promise<ReRegisterResult>;
 }
