@@ -91,7 +91,8 @@ export class WebSocketManagerFactory implements OnModuleInit, OnModuleDestroy {
    */
   async reRegisterAfterOutage(): Promise<{ kept: number; evicted: number }> {
     if (!this.registry.reRegister) return { kept: this.store.size, evicted: 0 };
-    const records = [...this.store.values()].map((manager) => manager.toRecord());
+    // Most recently active first: when a user no longer fits, the stalest sessions are the ones evicted.
+    const records = [...this.store.values()].map((manager) => manager.toRecord()).sort((a, b) => b.lastActivityAt - a.lastActivityAt);
     const { admitted, refused } = await this.registry.reRegister(records, this.options.maxManagersPerUser);
     for (const record of refused) {
       await this.store.lock.run(record.userId, () =>

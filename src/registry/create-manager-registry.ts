@@ -8,7 +8,9 @@ export async function createManagerRegistry(options: ResolvedWsManagerOptions): 
   if (typeof options.registry === 'object') {
     registry = options.registry;
   } else if (options.registry === 'redis') {
-    throw new Error('registry "redis" is not available in this build');
+    // Imported on demand so that ioredis is needed only by applications that choose Redis.
+    const { RedisManagerRegistry } = await import('./redis/redis-manager.registry.js');
+    registry = new RedisManagerRegistry({ url: options.redisUrl, keyPrefix: options.redisKeyPrefix, leaseTtlMs: options.leaseTtlMs });
   } else {
     registry = new InMemoryManagerRegistry();
   }

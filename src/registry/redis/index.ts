@@ -1,0 +1,2 @@
+export * from './redis-manager.registry.js';
+export * from './redis-manager-registry.options.js';

@@ -1,0 +1,27 @@
+import type { Redis } from 'ioredis';
+
+/** Options of {@link RedisManagerRegistry}. Defaults come from `WS_MANAGER_DEFAULTS`. */
+export interface RedisManagerRegistryOptions {
+  /** Redis connection URL. @default 'redis://127.0.0.1:6379' */
+  url?: string;
+  /** Prepended to every key and channel, so deployments or tests can share one Redis. @default 'wsm:' */
+  keyPrefix?: string;
+  /**
+   * Lifetime of this node's lease; it is refreshed every third of it. A node silent for this
+   * long stops counting and its entries are reaped. @default 15000
+   */
+  leaseTtlMs?: number;
+  /**
+   * A command unanswered this long fails with `RegistryUnavailableError` (a connection that is up
+   * but silent); commands while disconnected fail at once. @default 1000
+   */
+  commandTimeoutMs?: number;
+  /** At most this many entries of dead nodes are reaped per lease tick. @default 100 */
+  reapBatch?: number;
+  /**
+   * A client to use instead of connecting to `url` (tests, shared connections). The registry
+   * duplicates it for pub/sub and does not quit it on close: whoever made it owns it. Give it
+   * `enableOfflineQueue: false` or a `commandTimeout` so that outages fail fast.
+   */
+  client?: Redis;
+}
