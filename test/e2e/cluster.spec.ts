@@ -106,6 +106,23 @@ describe('cluster mode (WS_REGISTRY=redis, real Redis, real app instances)', () 
     expect(b.factory.listLocal('u1')).toHaveLength(1);
   });
 
+  it('moves a context to the instance the client reconnects to: the old holder closes it with 4002', async () => {
+    prefix = uniquePrefix();
+    const [a, b] = [await instance('node-a'), await instance('node-b')];
+    const first = await a.connect('u1', 'thread');
+    const moved = await b.connect('u1', 'thread');
+    expect(moved.session.data).toMatchObject({ context: 'thread', resumed: false, active: 1 });
+    expect(await first.client.closed).toEqual({ code: 4002, reason: 'SUPERSEDED' });
+    await waitFor(() => a.factory.listLocal('u1').length === 0, 3000, 'old holder drops it');
+    // Detached on B, then back on A: the same, with no socket left to close.
+    moved.client.ws.close();
+    await moved.client.closed;
+    const back = await a.connect('u1', 'thread');
+    expect(back.session.data).toMatchObject({ resumed: false, active: 1 });
+    await waitFor(() => b.factory.listLocal('u1').length === 0, 3000, 'B drops its detached manager');
+    expect(await a.registry.countByUser('u1')).toBe(1);
+  });
+
   describe('Redis outage', () => {
     let server: RedisServerProcess;
     beforeAll(async () => {
