@@ -3,6 +3,7 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import { ScheduleModule } from '@nestjs/schedule';
 import { WebSocketManagerModule, WS_ENV_VARIABLES, wsManagerOptionsFromEnv } from '../src/index.js';
 import { AppGateway } from './app.gateway.js';
+import { ClientPageController } from './client-page.controller.js';
 import { validateAppEnv } from './app-config.js';
 import { jwtIdentityResolver } from './jwt-identity.js';
 
@@ -32,6 +33,7 @@ export class AppModule {
           }),
         }),
       ],
+      controllers: [ClientPageController],
       providers: [AppGateway],
     };
   }

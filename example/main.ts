@@ -20,6 +20,7 @@ async function bootstrap(): Promise<void> {
     logger.log('WS_JWT_SECRET is not set: using a random secret for this run. Dev token for user "dev-user":');
     logger.log(token);
     logger.log(`connect: ws://${host}:${url.port}${options.path}?token=${token}&context=main`);
+    logger.log(`or open http://${host}:${url.port}/client?token=${token}&context=main in a browser`);
   }
 }
 

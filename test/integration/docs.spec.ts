@@ -32,3 +32,20 @@ describe('documentation', () => {
     expect(firstBlock).toContain('npm test');
   });
 });
+
+describe('README client snippets', () => {
+  const readme = read('README.md');
+  const snippet = (path: string) => {
+    const body = read(path).split('// snippet:start\n')[1]!.split('// snippet:end')[0]!.trimEnd().split('\n');
+    const indent = Math.min(...body.filter((l) => l.trim()).map((l) => l.length - l.trimStart().length));
+    return body.map((l) => l.slice(indent)).join('\n');
+  };
+
+  it('quotes the browser snippet that the browser test runs, verbatim', () => {
+    expect(readme).toContain(snippet('example/public/client.html'));
+  });
+
+  it('quotes the Node snippet that the node-client test runs, verbatim', () => {
+    expect(readme).toContain(snippet('example/node-client.ts'));
+  });
+});
