@@ -34,7 +34,9 @@ export class EmergencyCleanupInterceptor implements NestInterceptor {
     return handled$.pipe(
       catchError((error: unknown) => {
         if (!(error instanceof ManagerLimitExceededError)) return throwError(() => error);
-        return from(this.runCleanup(error)).pipe(
+        // A cleanup that fails (registry down) still gets its retry and a clean answer.
+        const cleaned$ = from(this.runCleanup(error)).pipe(catchError(() => of(error.cleanup)));
+        return cleaned$.pipe(
           mergeMap((report) =>
             handled$.pipe(
               map((result) => this.withReport(result, report)),
@@ -69,7 +71,8 @@ export class EmergencyCleanupInterceptor implements NestInterceptor {
   }
 
   /** Puts the cleanup report into a retried `{event, data: {cleanup: null}}` answer. */
-  protected withReport(result: unknown, report: CleanupReport): unknown {
+  protected withReport(result: unknown, report: CleanupReport | null): unknown {
+    if (!report) return result;
     const data = (result as WsResponse<Record<string, unknown>> | undefined)?.data;
     if (data && typeof data === 'object' && data.cleanup === null) {
       return { ...(result as WsResponse), data: { ...data, cleanup: report } };

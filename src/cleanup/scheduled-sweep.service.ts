@@ -151,10 +151,15 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
       const found = page.records
         .filter((r) => r.createdAt < settled && !this.store.get(r.managerId))
         .map((r) => this.health.assess(r, undefined));
-      if (found.length > 0) {
-        const started = performance.now();
-        merge(report, await this.cleanup.removeCandidates(selectCleanupCandidates(CleanupLevel.Conservative, found, 0), CleanupLevel.Conservative, 'scheduled'), performance.now() - started);
-        orphans += found.length;
+      for (const candidate of selectCleanupCandidates(CleanupLevel.Conservative, found, 0)) {
+        const { userId, managerId } = candidate.assessment;
+        // Under the user's lock, and only if no admission made a manager for it meanwhile.
+        await this.store.lock.run(userId, async () => {
+          if (this.store.get(managerId)) return;
+          const started = performance.now();
+          merge(report, await this.cleanup.removeCandidates([candidate], CleanupLevel.Conservative, 'scheduled'), performance.now() - started);
+          orphans++;
+        });
       }
       await yieldToLoop();
     } while (cursor !== undefined);

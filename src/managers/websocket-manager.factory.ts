@@ -125,9 +125,19 @@ export class WebSocketManagerFactory implements OnModuleInit, OnModuleDestroy {
       const active = await this.countUser(connection.userId);
       return { manager: previous, connection, resumed: true, limit: this.options.maxManagersPerUser, active, cleanup: null };
     }
-    const admission = await this.acquire({ userId: connection.userId, context, socket: connection.socket, emergencyCleanup });
-    if (previous && previous !== admission.manager) this.detachFrom(previous, connection);
-    return admission;
+    // Leave the old context first, so that cleanup for the new one can never close this socket
+    // by evicting the manager it is leaving; come back if the new context cannot be admitted.
+    if (previous) this.detachFrom(previous, connection);
+    try {
+      return await this.acquire({ userId: connection.userId, context, socket: connection.socket, emergencyCleanup });
+    } catch (error) {
+      if (previous && this.store.get(previous.id) === previous && connection.isOpen) {
+        previous.attach(connection, this.options.maxConnectionsPerManager);
+        this.managerOf.set(connection, previous);
+        void this.syncRecord(previous);
+      }
+      throw error;
+    }
   }
 
   /** Detaches the socket's connection from its manager (call on socket close). */

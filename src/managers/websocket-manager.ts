@@ -98,6 +98,8 @@ export class WebSocketManager {
 
   /** Attaches a connection; returns those pushed out by `maxConnections` (oldest first). */
   attach(connection: ManagedConnection, maxConnections: number): ManagedConnection[] {
+    // Sockets that closed without a release are dead weight: they must not push out live ones.
+    for (const dead of this.connections) if (dead.isClosed) this.connections.delete(dead);
     this.connections.add(connection);
     this.detachedAt = null;
     const superseded: ManagedConnection[] = [];

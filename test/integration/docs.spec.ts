@@ -15,7 +15,8 @@ describe('documentation', () => {
       const row = readme.split('\n').find((line) => line.startsWith(`| \`${variable}\` |`));
       expect(row, variable).toBeDefined();
       const value = WS_MANAGER_DEFAULTS[key as keyof typeof WS_MANAGER_DEFAULTS];
-      if (value !== undefined && !Array.isArray(value)) expect(row, variable).toContain(`\`${String(value)}\``);
+      const shown = value === undefined ? 'hostname-pid' : Array.isArray(value) ? 'empty' : `\`${String(value)}\``;
+      expect(row, variable).toContain(shown);
     }
     for (const variable of APP_VARIABLES) expect(readme).toContain(`| \`${variable}\` |`);
   });
