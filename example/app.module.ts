@@ -5,6 +5,7 @@ import { WebSocketManagerModule, WS_ENV_VARIABLES, wsManagerOptionsFromEnv } fro
 import { AppGateway } from './app.gateway.js';
 import { ClientPageController } from './client-page.controller.js';
 import { validateAppEnv } from './app-config.js';
+import { HTTP_CONTROLLERS, HTTP_IMPORTS, HTTP_PROVIDERS } from './http/index.js';
 import { jwtIdentityResolver } from './jwt-identity.js';
 
 /**
@@ -16,7 +17,7 @@ export class AppModule {
   static async forRoot(env?: Record<string, string | undefined>): Promise<DynamicModule> {
     // Awaited here so that an invalid setting rejects app creation instead of escaping unhandled.
     const config = await (env
-      ? ConfigModule.forRoot({ isGlobal: true, cache: true, ignoreEnvFile: true, ignoreEnvVars: true, load: [() => validateAppEnv(env)] })
+      ? ConfigModule.forRoot({ isGlobal: true, cache: true, ignoreEnvFile: true, ignoreEnvVars: true, skipProcessEnv: true, load: [() => validateAppEnv(env)] })
       : ConfigModule.forRoot({ isGlobal: true, cache: true, validate: validateAppEnv }));
     return {
       module: AppModule,
@@ -32,9 +33,10 @@ export class AppModule {
             identityResolver: jwtIdentityResolver(settings.getOrThrow<string>('WS_JWT_SECRET')),
           }),
         }),
+        ...HTTP_IMPORTS,
       ],
-      controllers: [ClientPageController],
-      providers: [AppGateway],
+      controllers: [...HTTP_CONTROLLERS, ClientPageController],
+      providers: [AppGateway, ...HTTP_PROVIDERS],
     };
   }
 }

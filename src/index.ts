@@ -32,3 +32,9 @@ export type { ManagerLifecycleEvent, ManagerLifecycleEventType, CleanupTrigger }
 
 export * from './errors/index.js';
 export * from './gateway/index.js';
+
+export * from './metrics/index.js';
+export { CleanupAlarmService, isEmergencyCleanupFailure } from './lifecycle/cleanup-alarm.service.js';
+export { LifecycleLoggerService, formatCleanupReport } from './lifecycle/lifecycle-logger.service.js';
+// WebSocketManagerHealthIndicator needs @nestjs/terminus: it is exported from
+// 'nestjs-websocket-manager/terminus' so that the main entry does not load terminus.

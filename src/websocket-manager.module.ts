@@ -20,6 +20,10 @@ import { ManagerLifecycleService } from './lifecycle/manager-lifecycle.service.j
 import { LocalManagerStore } from './managers/local-manager.store.js';
 import { WebSocketManagerFactory } from './managers/websocket-manager.factory.js';
 import { createManagerRegistry } from './registry/create-manager-registry.js';
+import { CleanupAlarmService } from './lifecycle/cleanup-alarm.service.js';
+import { LifecycleLoggerService } from './lifecycle/lifecycle-logger.service.js';
+import { WS_METRICS_REGISTRY } from './metrics/metrics.constants.js';
+import { WebSocketManagerMetrics, wsMetricsRegistryProvider } from './metrics/websocket-manager.metrics.js';
 import type { ManagerRegistry } from './registry/manager-registry.interface.js';
 
 /** Options of {@link WebSocketManagerModule.forRootAsync}. */
@@ -44,6 +48,10 @@ const SERVICES = [
   ScheduledSweepService,
   WebSocketManagerFactory,
   EmergencyCleanupInterceptor,
+  wsMetricsRegistryProvider,
+  WebSocketManagerMetrics,
+  CleanupAlarmService,
+  LifecycleLoggerService,
 ];
 
 const EXPORTS = [
@@ -57,6 +65,9 @@ const EXPORTS = [
   ScheduledSweepService,
   WebSocketManagerFactory,
   EmergencyCleanupInterceptor,
+  WS_METRICS_REGISTRY,
+  WebSocketManagerMetrics,
+  CleanupAlarmService,
 ];
 
 const registryProvider: Provider = {

@@ -132,10 +132,8 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
       durationMs: performance.now() - started,
     };
     this.status = { lastFinishedAt: Date.now(), lastZombies: zombies, lastReport: report, running: false };
+    // LifecycleLoggerService writes the one log line per run from this event.
     this.lifecycle.emit({ type: 'cleanup', report });
-    if (report.detected > 0) {
-      this.logger.log(`sweep removed ${report.removed}/${report.detected} (zombies ${zombies}) in ${report.durationMs.toFixed(1)} ms`);
-    }
     return report;
   }
 

@@ -1,6 +1,7 @@
 import type { CleanupLevel } from '../cleanup/cleanup-level.js';
 import type { IdentityResolver } from '../gateway/identity-resolver.interface.js';
 import type { ManagerRegistry } from '../registry/manager-registry.interface.js';
+import type { Registry } from 'prom-client';
 
 /** Which registry implementation holds the per-user manager counts. */
 export type RegistryKind = 'memory' | 'redis';
@@ -58,12 +59,20 @@ export interface WsManagerOptions {
   alarmWindowMs?: number;
   /** Resolves the user of an upgrade request; none: every handshake is refused with 401. */
   identityResolver?: IdentityResolver;
+  /**
+   * prom-client registry to put the `ws_manager_*` metrics on (get-or-create, so sharing it is
+   * harmless); the module then adds no process metrics to it. Unset: a new registry per module
+   * instance, with prom-client's process metrics.
+   * @default undefined
+   */
+  metricsRegistry?: Registry;
 }
 
 /** Options after defaults and validation: what the module's services receive. */
 export interface ResolvedWsManagerOptions
-  extends Required<Omit<WsManagerOptions, 'identityResolver' | 'maxCleanupLevel' | 'registry'>> {
+  extends Required<Omit<WsManagerOptions, 'identityResolver' | 'maxCleanupLevel' | 'registry' | 'metricsRegistry'>> {
   maxCleanupLevel: CleanupLevel;
   registry: RegistryKind | ManagerRegistry;
   identityResolver?: IdentityResolver;
+  metricsRegistry?: Registry;
 }

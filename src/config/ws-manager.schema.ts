@@ -54,6 +54,12 @@ export const wsManagerOptionsSchema = z
     identityResolver: z
       .custom<NonNullable<WsManagerOptions['identityResolver']>>((v) => typeof v === 'function', 'must be a function (request) => userId | null')
       .optional(),
+    metricsRegistry: z
+      .custom<NonNullable<WsManagerOptions['metricsRegistry']>>(
+        (v) => typeof v === 'object' && v !== null && typeof (v as { getSingleMetric?: unknown }).getSingleMetric === 'function',
+        'must be a prom-client Registry',
+      )
+      .optional(),
   })
   .strict()
   .superRefine((o, ctx) => {

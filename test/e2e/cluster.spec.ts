@@ -140,12 +140,15 @@ describe('cluster mode (WS_REGISTRY=redis, real Redis, real app instances)', () 
       expect(await refused.closed).toEqual({ code: 1013, reason: 'REGISTRY_UNAVAILABLE' });
       open[0]!.client.send('echo', 'still working');
       expect((await open[0]!.client.next('echo')).data).toBe('still working');
+      const health = () => fetch(`http://127.0.0.1:${app.port}/health`).then((r) => r.status);
+      expect(await health()).toBe(503);
 
       await server.restart(); // empty: Redis kept nothing
       await waitFor(async () => (await app.registry.countByUser('u1').catch(() => 0)) === 2, 8000, 're-registration');
       expect((await app.connect('u1', 'three')).session.event).toBe('session');
       expect(await app.registry.countByUser('u1')).toBe(3);
       for (const s of open) expect(s.client.ws.readyState).toBe(s.client.ws.OPEN);
+      expect(await health()).toBe(200);
     });
 
     it('evicts, with a reason, what no longer fits when it re-registers', async () => {
