@@ -39,7 +39,8 @@ export interface WebSocketManagerModuleAsyncOptions extends Pick<ModuleMetadata,
   isGlobal?: boolean;
 }
 
-const SERVICES = [
+/** Services other modules may inject. */
+const EXPORTED_SERVICES = [
   LocalManagerStore,
   ManagerLifecycleService,
   HealthAssessmentService,
@@ -48,27 +49,13 @@ const SERVICES = [
   ScheduledSweepService,
   WebSocketManagerFactory,
   EmergencyCleanupInterceptor,
-  wsMetricsRegistryProvider,
   WebSocketManagerMetrics,
   CleanupAlarmService,
-  LifecycleLoggerService,
 ];
 
-const EXPORTS = [
-  WS_MANAGER_OPTIONS,
-  MANAGER_REGISTRY,
-  LocalManagerStore,
-  ManagerLifecycleService,
-  HealthAssessmentService,
-  HeartbeatService,
-  EmergencyCleanupService,
-  ScheduledSweepService,
-  WebSocketManagerFactory,
-  EmergencyCleanupInterceptor,
-  WS_METRICS_REGISTRY,
-  WebSocketManagerMetrics,
-  CleanupAlarmService,
-];
+const SERVICES = [...EXPORTED_SERVICES, wsMetricsRegistryProvider, LifecycleLoggerService];
+
+const EXPORTS = [WS_MANAGER_OPTIONS, MANAGER_REGISTRY, WS_METRICS_REGISTRY, ...EXPORTED_SERVICES];
 
 const registryProvider: Provider = {
   provide: MANAGER_REGISTRY,

@@ -8,74 +8,49 @@ import {
   type WsManagerOptions,
 } from '../../../src/index.js';
 import { closedOnServer, destroyTcp, SocketHarness, type SocketPair } from '../../support/socket-harness.js';
-import { createManagerTestBed, type ManagerTestBed } from '../../support/testing-module.js';
+import { useMetricsTestBed } from './metrics-test-bed.js';
 import { parsePrometheusText, sample, type Samples } from './prometheus-text.js';
 
 // The gauges are computed from the store at scrape time; they must agree with it after any churn.
 describe('WebSocketManagerMetrics', () => {
-  let harness: SocketHarness;
-  let bed: ManagerTestBed;
-  let metrics: WebSocketManagerMetrics;
-  let store: LocalManagerStore;
-
-  async function start(options: WsManagerOptions = {}): Promise<void> {
-    bed = await createManagerTestBed({ probeTimeoutMs: 50, ...options });
-    metrics = bed.module.get(WebSocketManagerMetrics);
-    store = bed.module.get(LocalManagerStore);
-  }
-
-  const scrape = async (): Promise<Samples> => parsePrometheusText(await metrics.metrics());
-
-  async function admit(userId: string, context: string, pair?: SocketPair): Promise<{ pair: SocketPair; admission: Admission }> {
-    const socketPair = pair ?? (await harness.connect());
-    return { pair: socketPair, admission: await bed.factory.acquire({ userId, context, socket: socketPair.server }) };
-  }
-
-  beforeEach(async () => {
-    harness = await SocketHarness.start();
-  });
-
-  afterEach(async () => {
-    await bed?.close();
-    await harness.close();
-  });
+  const t = useMetricsTestBed();
 
   describe('gauges', () => {
     /** The truth, read from the store and the sockets directly. */
     function truth(): { connected: number; detached: number; connections: number } {
-      const t = { connected: 0, detached: 0, connections: 0 };
-      for (const manager of store.values()) {
+      const counts = { connected: 0, detached: 0, connections: 0 };
+      for (const manager of t.store.values()) {
         const open = [...manager.connections].filter((c) => c.socket.readyState === WebSocket.OPEN).length;
-        t.connections += open;
-        if (open > 0) t.connected++;
-        else t.detached++;
+        counts.connections += open;
+        if (open > 0) counts.connected++;
+        else counts.detached++;
       }
-      return t;
+      return counts;
     }
 
     async function expectGaugesToMatchStore(expected: { connected: number; detached: number; connections: number }): Promise<void> {
-      const s = await scrape();
+      const s = await t.scrape();
       const actual = {
         connected: sample(s, 'ws_manager_managers', { state: 'connected' }),
         detached: sample(s, 'ws_manager_managers', { state: 'detached' }),
         connections: sample(s, 'ws_manager_connections'),
       };
       expect(actual).toEqual(truth());
-      expect(actual.connected + actual.detached).toBe(store.size);
+      expect(actual.connected + actual.detached).toBe(t.store.size);
       expect(actual).toEqual(expected);
     }
 
     it('equal the store after churn', async () => {
-      await start({ maxManagersPerUser: 10, maxConnectionsPerManager: 2, resumeWindowMs: 60_000 });
+      await t.start({ maxManagersPerUser: 10, maxConnectionsPerManager: 2, resumeWindowMs: 60_000 });
       const pairs = new Map<string, SocketPair[]>();
       for (const user of ['u1', 'u2', 'u3']) {
-        for (let i = 0; i < 10; i++) pairs.set(`${user}/${i}`, [(await admit(user, `c${i}`)).pair]);
+        for (let i = 0; i < 10; i++) pairs.set(`${user}/${i}`, [(await t.admit(user, `c${i}`)).pair]);
       }
       await expectGaugesToMatchStore({ connected: 30, detached: 0, connections: 30 });
 
       // Second tabs on five contexts, then a third tab on one of them supersedes its oldest.
-      for (let i = 0; i < 5; i++) pairs.get(`u1/${i}`)!.push((await admit('u1', `c${i}`)).pair);
-      const superseding = await admit('u1', 'c0');
+      for (let i = 0; i < 5; i++) pairs.get(`u1/${i}`)!.push((await t.admit('u1', `c${i}`)).pair);
+      const superseding = await t.admit('u1', 'c0');
       const superseded = pairs.get('u1/0')!.shift()!;
       pairs.get('u1/0')!.push(superseding.pair);
       await closedOnServer(superseded);
@@ -86,7 +61,7 @@ describe('WebSocketManagerMetrics', () => {
         const [pair] = pairs.get(`u2/${i}`)!;
         pair!.client.close();
         await closedOnServer(pair!);
-        bed.factory.release(pair!.server);
+        t.bed.factory.release(pair!.server);
       }
       await expectGaugesToMatchStore({ connected: 26, detached: 4, connections: 31 });
 
@@ -96,20 +71,20 @@ describe('WebSocketManagerMetrics', () => {
       await expectGaugesToMatchStore({ connected: 23, detached: 7, connections: 28 });
 
       // Cleanup removes the zombies, a resume re-attaches a detached manager, force removes more.
-      await bed.cleanup.manual('u3', CleanupLevel.Conservative);
+      await t.bed.cleanup.manual('u3', CleanupLevel.Conservative);
       await expectGaugesToMatchStore({ connected: 23, detached: 4, connections: 28 });
-      await admit('u2', 'c0');
+      await t.admit('u2', 'c0');
       await expectGaugesToMatchStore({ connected: 24, detached: 3, connections: 29 });
       // Force takes u1's least recently active manager (c0, two sockets); aggressive u2's longest detached.
-      await bed.cleanup.manual('u1', CleanupLevel.Force);
-      await bed.cleanup.manual('u2', CleanupLevel.Aggressive);
+      await t.bed.cleanup.manual('u1', CleanupLevel.Force);
+      await t.bed.cleanup.manual('u2', CleanupLevel.Aggressive);
       await expectGaugesToMatchStore({ connected: 23, detached: 2, connections: 27 });
-      expect(store.size).toBe(25);
+      expect(t.store.size).toBe(25);
 
       // Everything goes away.
       for (const user of ['u1', 'u2', 'u3']) {
-        for (const manager of store.listByUser(user)) {
-          await bed.cleanup.removeOne(user, manager.id, manager.nodeId, 'force', 'forced', 'manual');
+        for (const manager of t.store.listByUser(user)) {
+          await t.bed.cleanup.removeOne(user, manager.id, manager.nodeId, 'force', 'forced', 'manual');
         }
       }
       await expectGaugesToMatchStore({ connected: 0, detached: 0, connections: 0 });

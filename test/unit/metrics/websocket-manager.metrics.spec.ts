@@ -14,42 +14,16 @@ import {
   type WsManagerOptions,
 } from '../../../src/index.js';
 import { closedOnServer, destroyTcp, SocketHarness, type SocketPair } from '../../support/socket-harness.js';
-import { createManagerTestBed, type ManagerTestBed } from '../../support/testing-module.js';
+import { useMetricsTestBed } from './metrics-test-bed.js';
 import { deltas, parsePrometheusText, sample, type Samples } from './prometheus-text.js';
 
 describe('WebSocketManagerMetrics', () => {
-  let harness: SocketHarness;
-  let bed: ManagerTestBed;
-  let metrics: WebSocketManagerMetrics;
-  let store: LocalManagerStore;
-
-  async function start(options: WsManagerOptions = {}): Promise<void> {
-    bed = await createManagerTestBed({ probeTimeoutMs: 50, ...options });
-    metrics = bed.module.get(WebSocketManagerMetrics);
-    store = bed.module.get(LocalManagerStore);
-  }
-
-  const scrape = async (): Promise<Samples> => parsePrometheusText(await metrics.metrics());
-
-  async function admit(userId: string, context: string, pair?: SocketPair): Promise<{ pair: SocketPair; admission: Admission }> {
-    const socketPair = pair ?? (await harness.connect());
-    return { pair: socketPair, admission: await bed.factory.acquire({ userId, context, socket: socketPair.server }) };
-  }
-
-  beforeEach(async () => {
-    harness = await SocketHarness.start();
-  });
-
-  afterEach(async () => {
-    vi.restoreAllMocks();
-    await bed?.close();
-    await harness.close();
-  });
+  const t = useMetricsTestBed();
 
   describe('#metrics', () => {
     it('serves every metric of the contract on its own registry, with the process defaults', async () => {
-      await start();
-      const text = await metrics.metrics();
+      await t.start();
+      const text = await t.metrics.metrics();
       for (const name of [
         'ws_manager_managers',
         'ws_manager_connections',
@@ -64,21 +38,21 @@ describe('WebSocketManagerMetrics', () => {
         expect(text).toContain(`# TYPE ${name} `);
       }
       expect(text).toContain('process_cpu_user_seconds_total');
-      expect(metrics.contentType).toBe(Registry.PROMETHEUS_CONTENT_TYPE);
-      expect(metrics.registry).not.toBe((await import('prom-client')).register);
+      expect(t.metrics.contentType).toBe(Registry.PROMETHEUS_CONTENT_TYPE);
+      expect(t.metrics.registry).not.toBe((await import('prom-client')).register);
       const samples = parsePrometheusText(text);
       expect(sample(samples, 'ws_manager_admissions_total', { result: 'rejected' })).toBe(0);
       expect(sample(samples, 'ws_manager_managers', { state: 'connected' })).toBe(0);
     });
 
     it('counts admitted, resumed and rejected admissions, and the failed emergency cleanup', async () => {
-      await start({ maxManagersPerUser: 2 });
-      const before = await scrape();
-      await admit('ann', 'a');
-      await admit('ann', 'b');
-      await admit('ann', 'a'); // a second tab on context "a": same manager
-      await expect(admit('ann', 'c')).rejects.toBeInstanceOf(ManagerLimitExceededError);
-      const after = await scrape();
+      await t.start({ maxManagersPerUser: 2 });
+      const before = await t.scrape();
+      await t.admit('ann', 'a');
+      await t.admit('ann', 'b');
+      await t.admit('ann', 'a'); // a second tab on context "a": same manager
+      await expect(t.admit('ann', 'c')).rejects.toBeInstanceOf(ManagerLimitExceededError);
+      const after = await t.scrape();
       expect(deltas(before, after)).toEqual({
         'ws_manager_admissions_total{result="admitted"}': 2,
         'ws_manager_admissions_total{result="resumed"}': 1,
@@ -94,17 +68,17 @@ describe('WebSocketManagerMetrics', () => {
     });
 
     it('counts cleanup runs, removals by level and reason, and zombies from a real emergency cleanup', async () => {
-      await start({ maxManagersPerUser: 6 });
+      await t.start({ maxManagersPerUser: 6 });
       const pairs: SocketPair[] = [];
-      for (let i = 0; i < 6; i++) pairs.push((await admit('bea', `tab-${i}`)).pair);
+      for (let i = 0; i < 6; i++) pairs.push((await t.admit('bea', `tab-${i}`)).pair);
       // Two peers vanish without a close frame, one closes cleanly; nobody calls release().
       destroyTcp(pairs[0]!.client);
       destroyTcp(pairs[1]!.client);
       pairs[2]!.client.close();
       await Promise.all([0, 1, 2].map((i) => closedOnServer(pairs[i]!)));
-      const before = await scrape();
-      const { admission } = await admit('bea', 'tab-6');
-      const after = await scrape();
+      const before = await t.scrape();
+      const { admission } = await t.admit('bea', 'tab-6');
+      const after = await t.scrape();
 
       expect(admission.cleanup).toMatchObject({ trigger: 'emergency', removed: 3, freed: true });
       expect(deltas(before, after)).toEqual({
@@ -118,11 +92,11 @@ describe('WebSocketManagerMetrics', () => {
       expect(sum).toBeCloseTo(admission.cleanup!.durationMs / 1000, 6);
 
       // Back at the limit with healthy managers only: force removes the least recently active one.
-      await admit('bea', 'tab-7');
-      await admit('bea', 'tab-8');
-      const full = await scrape();
-      const manual = await bed.cleanup.manual('bea', CleanupLevel.Force);
-      const afterManual = await scrape();
+      await t.admit('bea', 'tab-7');
+      await t.admit('bea', 'tab-8');
+      const full = await t.scrape();
+      const manual = await t.bed.cleanup.manual('bea', CleanupLevel.Force);
+      const afterManual = await t.scrape();
       expect(manual.levels.map((l) => l.level)).toEqual(['conservative', 'moderate', 'aggressive', 'force']);
       expect(manual.removed).toBe(1);
       expect(deltas(full, afterManual)).toEqual({
@@ -134,9 +108,9 @@ describe('WebSocketManagerMetrics', () => {
         'ws_manager_cleanup_duration_seconds_count{trigger="manual"}': 1,
       });
 
-      const sweep = await bed.sweep.sweep();
+      const sweep = await t.bed.sweep.sweep();
       expect(sweep.levels.map((l) => l.level)).toEqual(['conservative', 'moderate']);
-      expect(deltas(afterManual, await scrape())).toEqual({
+      expect(deltas(afterManual, await t.scrape())).toEqual({
         'ws_manager_cleanup_runs_total{level="conservative",trigger="scheduled"}': 1,
         'ws_manager_cleanup_runs_total{level="moderate",trigger="scheduled"}': 1,
         'ws_manager_cleanup_duration_seconds_count{trigger="scheduled"}': 1,
@@ -144,9 +118,9 @@ describe('WebSocketManagerMetrics', () => {
     });
 
     it('counts heartbeat terminations, zombies and reconciling removals event by event', async () => {
-      await start();
-      const before = await scrape();
-      const { lifecycle } = bed;
+      await t.start();
+      const before = await t.scrape();
+      const { lifecycle } = t.bed;
       lifecycle.emit({ type: 'heartbeat_terminated', userId: 'u', connectionId: 'c1' });
       lifecycle.emit({ type: 'heartbeat_terminated', userId: 'u', connectionId: 'c2' });
       lifecycle.emit({ type: 'zombie_detected', userId: 'u', managerId: 'm', reason: 'registry_orphan' });
@@ -155,7 +129,7 @@ describe('WebSocketManagerMetrics', () => {
       // Not counted: a superseded session (not a cleanup), and a removal that a cleanup report counts.
       lifecycle.emit({ ...removed, level: 'reconcile', reason: 'superseded' });
       lifecycle.emit({ ...removed, level: 'conservative', reason: 'sockets_closed' });
-      expect(deltas(before, await scrape())).toEqual({
+      expect(deltas(before, await t.scrape())).toEqual({
         'ws_manager_heartbeat_terminations_total': 2,
         'ws_manager_zombies_detected_total{reason="registry_orphan"}': 1,
         'ws_manager_cleanup_removed_total{level="reconcile",reason="resume_window_expired",trigger="emergency"}': 1,
@@ -163,47 +137,47 @@ describe('WebSocketManagerMetrics', () => {
     });
 
     it('a broken event is logged, never thrown into the stream, and later events still count', async () => {
-      await start();
+      await t.start();
       const error = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
-      const before = await scrape();
-      expect(() => bed.lifecycle.emit({ type: 'cleanup', report: undefined } as unknown as Omit<ManagerLifecycleEvent, 'at'> as never)).not.toThrow();
-      bed.lifecycle.emit({ type: 'heartbeat_terminated', userId: 'u', connectionId: 'c' });
+      const before = await t.scrape();
+      expect(() => t.bed.lifecycle.emit({ type: 'cleanup', report: undefined } as unknown as Omit<ManagerLifecycleEvent, 'at'> as never)).not.toThrow();
+      t.bed.lifecycle.emit({ type: 'heartbeat_terminated', userId: 'u', connectionId: 'c' });
       expect(error).toHaveBeenCalledWith(expect.stringContaining('could not record lifecycle event cleanup'));
-      expect(deltas(before, await scrape())).toEqual({ 'ws_manager_heartbeat_terminations_total': 1 });
+      expect(deltas(before, await t.scrape())).toEqual({ 'ws_manager_heartbeat_terminations_total': 1 });
     });
 
     it('stops counting once destroyed', async () => {
-      await start();
-      metrics.onModuleDestroy();
-      const before = await scrape();
-      bed.lifecycle.emit({ type: 'heartbeat_terminated', userId: 'u', connectionId: 'c' });
-      expect(deltas(before, await scrape())).toEqual({});
+      await t.start();
+      t.metrics.onModuleDestroy();
+      const before = await t.scrape();
+      t.bed.lifecycle.emit({ type: 'heartbeat_terminated', userId: 'u', connectionId: 'c' });
+      expect(deltas(before, await t.scrape())).toEqual({});
     });
   });
 
   describe('get-or-create', () => {
     it('registering the metrics twice on one registry is harmless', async () => {
-      await start();
-      const twice = new WebSocketManagerMetrics(metrics.registry, store, bed.lifecycle);
-      bed.lifecycle.emit({ type: 'heartbeat_terminated', userId: 'u', connectionId: 'c' });
+      await t.start();
+      const twice = new WebSocketManagerMetrics(t.metrics.registry, t.store, t.bed.lifecycle);
+      t.bed.lifecycle.emit({ type: 'heartbeat_terminated', userId: 'u', connectionId: 'c' });
       const text = await twice.metrics();
       expect(text.match(/^# TYPE ws_manager_heartbeat_terminations_total counter$/gm)).toHaveLength(1);
       expect(sample(parsePrometheusText(text), 'ws_manager_heartbeat_terminations_total')).toBe(1);
-      expect(getOrCreateCounter(metrics.registry, { name: 'ws_manager_heartbeat_terminations_total', help: 'again' })).toBe(
-        metrics.registry.getSingleMetric('ws_manager_heartbeat_terminations_total'),
+      expect(getOrCreateCounter(t.metrics.registry, { name: 'ws_manager_heartbeat_terminations_total', help: 'again' })).toBe(
+        t.metrics.registry.getSingleMetric('ws_manager_heartbeat_terminations_total'),
       );
     });
 
     it('puts the metrics on the metricsRegistry option; a re-created module counts on and reads its own store', async () => {
       const host = new Registry();
-      await start({ metricsRegistry: host });
-      expect(metrics.registry).toBe(host);
-      await admit('ann', 'first');
-      await bed.close();
+      await t.start({ metricsRegistry: host });
+      expect(t.metrics.registry).toBe(host);
+      await t.admit('ann', 'first');
+      await t.bed.close();
 
-      await start({ metricsRegistry: host });
-      await admit('ann', 'second');
-      await admit('bob', 'third');
+      await t.start({ metricsRegistry: host });
+      await t.admit('ann', 'second');
+      await t.admit('bob', 'third');
       const samples = parsePrometheusText(await host.metrics());
       expect(sample(samples, 'ws_manager_admissions_total', { result: 'admitted' })).toBe(3);
       expect(sample(samples, 'ws_manager_managers', { state: 'connected' })).toBe(2);
@@ -212,10 +186,10 @@ describe('WebSocketManagerMetrics', () => {
     });
 
     it('merges with a host registry that has no process metrics of its own', async () => {
-      await start();
+      await t.start();
       const host = new Registry();
       getOrCreateCounter(host, { name: 'app_orders_total', help: 'orders' }).inc(2);
-      const merged = Registry.merge([host, metrics.registry]);
+      const merged = Registry.merge([host, t.metrics.registry]);
       const samples = parsePrometheusText(await merged.metrics());
       expect(sample(samples, 'app_orders_total')).toBe(2);
       expect(sample(samples, 'ws_manager_connections')).toBe(0);
