@@ -1,0 +1,159 @@
+/**
+ * The scenarios that need real sockets: each starts a fresh server of one target, drives the load
+ * pool against it, and stops it. Both targets run the same steps with the same environment.
+ */
+import type { LoadPool } from '../load-pool.js';
+import { round, sleep, type Summary } from '../lib/stats.js';
+import { ServerHandle, type Target } from '../targets.js';
+
+/** Sizes of one run (`--quick` shrinks them). */
+export interface SocketSizes {
+  admissionSockets: number;
+  idleSockets: number;
+  heartbeatWindowMs: number;
+  echoSockets: number;
+  echoMessages: number;
+  throughputMs: number;
+  churnWaves: number;
+  churnSockets: number;
+  /** Connections being opened at once, across all load clients. */
+  concurrency: number;
+}
+
+export interface RunContext {
+  secret: string;
+  pool: LoadPool;
+  sizes: SocketSizes;
+  /** Extra node flags for the servers (e.g. `--cpu-prof`). */
+  serverFlags: string[];
+  log: (line: string) => void;
+}
+
+const MB = 1024 * 1024;
+const CONNECT_TIMEOUT_MS = 15_000;
+
+async function withServer<T>(target: Target, env: Record<string, string>, ctx: RunContext, body: (server: ServerHandle) => Promise<T>): Promise<T & { serverOutputLines: number }> {
+  const server = await ServerHandle.start(target, { WS_JWT_SECRET: ctx.secret, ...env }, ctx.serverFlags);
+  try {
+    const result = await body(server);
+    return { ...result, serverOutputLines: server.child.outputLines };
+  } finally {
+    await ctx.pool.close(true, 5000).catch(() => undefined);
+    await server.stop();
+  }
+}
+
+function connect(ctx: RunContext, server: ServerHandle, total: number, contextPrefix: string) {
+  // Ten managers per user: well under the per-user limit of 20, and users still share locks.
+  return ctx.pool.connect({
+    url: server.url,
+    secret: ctx.secret,
+    total,
+    users: Math.max(1, Math.ceil(total / 10)),
+    userPrefix: 'u',
+    contextPrefix,
+    concurrency: ctx.sizes.concurrency,
+    timeoutMs: CONNECT_TIMEOUT_MS,
+  });
+}
+
+const rounded = (s: Summary) => ({ count: s.count, p50: round(s.p50), p99: round(s.p99), max: round(s.max), mean: round(s.mean) });
+
+/** 1. Admission: handshakes per second (JWT verification included) and time to `session`. */
+export async function admission(target: Target, ctx: RunContext) {
+  return withServer(target, {}, ctx, async (server) => {
+    await server.mark();
+    const result = await connect(ctx, server, ctx.sizes.admissionSockets, 'adm-');
+    const sample = await server.sample();
+    ctx.log(`  ${target.name}: ${result.opened} admitted at ${round(result.ratePerSec)}/s, p99 ${round(result.handshake.p99)} ms`);
+    return {
+      sockets: ctx.sizes.admissionSockets,
+      opened: result.opened,
+      failures: result.failures,
+      ratePerSec: round(result.ratePerSec),
+      handshakeMs: rounded(result.handshake),
+      serverCpuPercent: round(((sample.cpuUserUs + sample.cpuSystemUs) / 1000 / sample.wallMs) * 100),
+    };
+  });
+}
+
+/**
+ * 2 + 4. Idle sockets: memory per connection (RSS and heap after GC, delta over the empty server),
+ * then the heartbeat's cost with a 1 s interval: CPU % and the worst event-loop block.
+ */
+export async function idle(target: Target, ctx: RunContext) {
+  const n = ctx.sizes.idleSockets;
+  return withServer(target, { WS_HEARTBEAT_INTERVAL_MS: '1000' }, ctx, async (server) => {
+    const before = await server.gc();
+    const result = await connect(ctx, server, n, 'idle-');
+    await sleep(1000);
+    const after = await server.gc();
+    const opened = result.opened;
+    // Let a few heartbeat rounds pass before the window, then measure a clean one.
+    await sleep(1500);
+    await server.mark();
+    await sleep(ctx.sizes.heartbeatWindowMs);
+    const sample = await server.sample();
+    const status = await ctx.pool.status();
+    const memory = {
+      rssPerConnKiB: round((after.rss - before.rss) / opened / 1024),
+      heapPerConnKiB: round((after.heapUsed - before.heapUsed) / opened / 1024),
+      rssBeforeMiB: round(before.rss / MB),
+      rssAfterMiB: round(after.rss / MB),
+      heapBeforeMiB: round(before.heapUsed / MB),
+      heapAfterMiB: round(after.heapUsed / MB),
+    };
+    const heartbeat = {
+      windowMs: round(sample.wallMs),
+      cpuPercent: round(((sample.cpuUserUs + sample.cpuSystemUs) / 1000 / sample.wallMs) * 100),
+      eventLoopMaxMs: round(sample.eldMaxMs),
+      eventLoopP99Ms: round(sample.eldP99Ms),
+      gcMaxPauseMs: round(sample.gcMaxMs),
+      droppedByServer: status.dropped,
+      openAtEnd: status.open,
+    };
+    ctx.log(`  ${target.name}: ${opened} idle, ${memory.rssPerConnKiB} KiB RSS/conn, heartbeat ${heartbeat.cpuPercent}% CPU, worst block ${heartbeat.eventLoopMaxMs} ms`);
+    return { sockets: n, opened, failures: result.failures, memory, heartbeat };
+  });
+}
+
+/** 3. Echo: sequential round trips, then every socket keeping 4 echoes in flight. */
+export async function echo(target: Target, ctx: RunContext) {
+  return withServer(target, {}, ctx, async (server) => {
+    const result = await connect(ctx, server, ctx.sizes.echoSockets, 'echo-');
+    await ctx.pool.echoRtt(100, 64); // warm-up
+    const rtt = await ctx.pool.echoRtt(ctx.sizes.echoMessages, 64);
+    const throughput = await ctx.pool.echoThroughput(ctx.sizes.throughputMs, 4, 64);
+    ctx.log(`  ${target.name}: echo p50 ${round(rtt.p50)} ms p99 ${round(rtt.p99)} ms, ${round(throughput.perSec)} echoes/s`);
+    return {
+      sockets: result.opened,
+      failures: result.failures,
+      rttMs: rounded(rtt),
+      throughputPerSec: round(throughput.perSec),
+      throughputLost: throughput.lost,
+    };
+  });
+}
+
+/**
+ * 7. Churn: waves of connect then close. The resume window is 1 s and the sweep runs every second,
+ * so every detached manager of a wave must be gone before the heap is read: growth is a leak.
+ */
+export async function churn(target: Target, ctx: RunContext) {
+  const env = { WS_RESUME_WINDOW_MS: '1000', WS_CLEANUP_CRON: '* * * * * *' };
+  return withServer(target, env, ctx, async (server) => {
+    const baseline = await server.gc();
+    const waves: { opened: number; ratePerSec: number; heapAfterMiB: number; rssAfterMiB: number }[] = [];
+    for (let wave = 0; wave < ctx.sizes.churnWaves; wave++) {
+      const result = await connect(ctx, server, ctx.sizes.churnSockets, `w${wave}-`);
+      await ctx.pool.close(false, 10_000);
+      await sleep(3000); // resume window (1 s) + a sweep (every 1 s) + margin
+      const memory = await server.gc();
+      waves.push({ opened: result.opened, ratePerSec: round(result.ratePerSec), heapAfterMiB: round(memory.heapUsed / MB), rssAfterMiB: round(memory.rss / MB) });
+    }
+    const first = waves[0]?.heapAfterMiB ?? Number.NaN;
+    const last = waves.at(-1)?.heapAfterMiB ?? Number.NaN;
+    ctx.log(`  ${target.name}: heap after waves ${waves.map((w) => w.heapAfterMiB).join(' / ')} MiB`);
+    return { baselineHeapMiB: round(baseline.heapUsed / MB), waves, heapGrowthMiB: round(last - first), heapOverBaselineMiB: round(last - baseline.heapUsed / MB) };
+  });
+}

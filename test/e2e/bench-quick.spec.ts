@@ -1,0 +1,26 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const RUN = fileURLToPath(new URL('../../dist/bench/run.js', import.meta.url));
+
+// Keeps the benchmark from rotting: the quick mode must run end to end. Its figures are
+// reported by `npm run bench`, never asserted here.
+describe('npm run bench -- --quick', () => {
+  it('runs every scenario against the module and the bare ws server and writes its report', () => {
+    const out = `${mkdtempSync(`${tmpdir()}/wsm-bench-`)}/quick.json`;
+    const run = spawnSync(process.execPath, [RUN, '--quick', '--out', out], { encoding: 'utf8', timeout: 150_000 });
+    if (run.status !== 0) throw new Error(`bench exited ${run.status}:\n${run.stdout}\n${run.stderr}`);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as {
+      machine: unknown;
+      rows: unknown[];
+      results: { admission: { module: Record<string, unknown>; bare: Record<string, unknown> } };
+    };
+    expect(report.machine).toBeTruthy();
+    expect(report.rows.length).toBeGreaterThan(0);
+    expect(report.results.admission.module).not.toHaveProperty('error');
+    expect(report.results.admission.bare).not.toHaveProperty('error');
+  }, 180_000);
+});
