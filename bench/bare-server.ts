@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { jwtVerify } from 'jose';
+import { hmacKey } from '../example/jwt-identity.js';
 import { WebSocket, WebSocketServer } from 'ws';
 
 interface BareSocket extends WebSocket {
@@ -18,7 +19,8 @@ interface BareSocket extends WebSocket {
 const env = process.env;
 const port = Number(env.PORT ?? 3000);
 const path = env.WS_PATH ?? '/ws';
-const secret = new TextEncoder().encode(env.WS_JWT_SECRET ?? 'bench-secret');
+// The same once-imported WebCrypto key as the example app, so both pay the same per-handshake cost.
+const secret = hmacKey(env.WS_JWT_SECRET ?? 'bench-secret');
 const heartbeatMs = Number(env.WS_HEARTBEAT_INTERVAL_MS ?? 30_000);
 const limit = Number(env.WS_MAX_MANAGERS_PER_USER ?? 20);
 const maxPayload = Number(env.WS_MAX_PAYLOAD_BYTES ?? 65_536);
@@ -39,7 +41,7 @@ async function userOf(req: IncomingMessage, url: URL): Promise<string | null> {
   const token = header?.startsWith('Bearer ') ? header.slice(7) : url.searchParams.get('token');
   if (!token) return null;
   try {
-    const { payload } = await jwtVerify(token, secret, { algorithms: ['HS256'] });
+    const { payload } = await jwtVerify(token, await secret, { algorithms: ['HS256'] });
     return typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : null;
   } catch {
     return null;

@@ -106,9 +106,10 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
     let batch: HealthAssessment[] = [];
     let visited = 0;
     for (const manager of this.store.values()) {
-      const assessment = this.health.assessManager(manager, now);
-      if (assessment.health === HealthClass.Zombie || assessment.health === HealthClass.Unresponsive || assessment.health === HealthClass.Inactive) {
-        batch.push(assessment);
+      // Classify without allocating; build the full assessment only for what will be removed.
+      const health = this.health.classOf(manager, now);
+      if (health === HealthClass.Zombie || health === HealthClass.Unresponsive || health === HealthClass.Inactive) {
+        batch.push(this.health.assessManager(manager, now));
       }
       if (++visited % this.options.sweepSliceSize === 0) {
         await removeBatch(batch);

@@ -9,7 +9,7 @@ import {
   type OnGatewayDisconnect,
   type WsResponse,
 } from '@nestjs/websockets';
-import { WebSocket, type RawData, type WebSocketServer as WsServer } from 'ws';
+import { WebSocket, type WebSocketServer as WsServer } from 'ws';
 import { EmergencyCleanupInterceptor } from '../cleanup/emergency-cleanup.interceptor.js';
 import { WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
 import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
@@ -19,6 +19,7 @@ import { HealthAssessmentService } from '../health/health-assessment.service.js'
 import { CONTEXT_PATTERN, WebSocketManagerFactory, type Admission } from '../managers/websocket-manager.factory.js';
 import { CloseCodes } from '../managers/websocket-manager.js';
 import { handshakeOf } from './handshake.js';
+import { BAD_MESSAGE } from './websocket-manager.adapter.js';
 
 /** The `data` of the `session` and `joined` events. */
 export interface SessionData {
@@ -32,7 +33,7 @@ export interface SessionData {
 
 /** Wire error codes sent as `{"event":"error","data":{"code":...}}`. */
 export const WireErrorCodes = {
-  BadMessage: 'BAD_MESSAGE',
+  BadMessage: BAD_MESSAGE,
   InvalidContext: 'INVALID_CONTEXT',
   NotAdmitted: 'NOT_ADMITTED',
 } as const;
@@ -40,7 +41,7 @@ export const WireErrorCodes = {
 /**
  * The module on the wire: admits each authenticated socket to its (user, context) manager,
  * answers `session`, refuses with `MANAGER_LIMIT_REACHED` + 4029, handles `join` through
- * {@link EmergencyCleanupInterceptor}, answers malformed frames with `BAD_MESSAGE`, and drains
+ * {@link EmergencyCleanupInterceptor}, and drains
  * with 1001 on shutdown. Extend it with `@WebSocketGateway()` and add your own handlers; call
  * {@link admitted} in them to wait until the socket's session is established.
  */
@@ -58,7 +59,6 @@ export abstract class WebSocketManagerGateway implements OnGatewayConnection, On
 
   handleConnection(client: WebSocket, request?: IncomingMessage): Promise<Admission | null> {
     client.on('error', (error) => this.logger.debug(`socket error: ${error.message}`));
-    client.on('message', (data, isBinary) => this.onFrame(client, data, isBinary));
     const admission = this.admit(client, request);
     this.admissions.set(client, admission);
     return admission;
@@ -156,24 +156,6 @@ export abstract class WebSocketManagerGateway implements OnGatewayConnection, On
       this.logger.error(`admission failed: ${String(error)}`);
       client.close(1011, 'INTERNAL_ERROR');
     }
-  }
-
-  private onFrame(client: WebSocket, data: RawData, isBinary: boolean): void {
-    const connection = this.factory.connectionOf(client);
-    connection?.heard();
-    let event: unknown;
-    if (!isBinary) {
-      try {
-        event = (JSON.parse(String(data)) as { event?: unknown } | null)?.event;
-      } catch {
-        event = undefined;
-      }
-    }
-    if (typeof event !== 'string') {
-      this.send(client, 'error', { code: WireErrorCodes.BadMessage });
-      return;
-    }
-    this.factory.managerOfSocket(client)?.markActivity();
   }
 
   private send(client: WebSocket, event: string, data: unknown): void {

@@ -55,40 +55,77 @@ export class HealthAssessmentService {
       lastActivityAt: manager?.lastActivityAt ?? record.lastActivityAt,
       detachedAt: manager ? manager.detachedAt : record.detachedAt,
       connections: manager ? manager.connections.size : isLocal ? 0 : null,
-      openConnections: manager ? [...manager.connections].filter((c) => c.isOpen).length : isLocal ? 0 : null,
+      openConnections: manager ? countOpen(manager) : isLocal ? 0 : null,
       local: manager !== undefined,
     };
-    const [health, reasons] = isLocal && !manager ? [HealthClass.Zombie, [HealthReason.RegistryOrphan]] : this.classify(base, manager, now);
-    return { ...base, health, reasons } as HealthAssessment;
+    const [health, reasons] = isLocal && !manager ? VERDICTS.registryOrphan : this.classify(manager, base.lastActivityAt, base.detachedAt, now);
+    return { ...base, health, reasons: [...reasons] };
+  }
+
+  /**
+   * The class of a manager held here, without building an assessment: what the sweep calls for
+   * every manager, so it allocates nothing.
+   */
+  classOf(manager: WebSocketManager, now = Date.now()): HealthClass {
+    return this.classify(manager, manager.lastActivityAt, manager.detachedAt, now)[0];
   }
 
   private classify(
-    facts: Pick<HealthAssessment, 'lastActivityAt' | 'detachedAt'>,
     manager: WebSocketManager | undefined,
+    lastActivityAt: number,
+    detachedAt: number | null,
     now: number,
-  ): [HealthClass, HealthReason[]] {
+  ): Verdict {
     const o = this.options;
-    const connections = manager ? [...manager.connections] : [];
-    const open = connections.filter((c) => c.isOpen);
-    if (connections.length > 0 && open.length === 0) {
-      return [HealthClass.Zombie, [HealthReason.SocketsClosed]];
+    let tracked = 0;
+    let open = 0;
+    let silent = 0;
+    let missedPong = false;
+    let probeFailed = false;
+    for (const c of manager?.connections ?? NO_CONNECTIONS) {
+      tracked++;
+      if (!c.isOpen) continue;
+      open++;
+      const missed = c.pongMissed || c.isPongOverdue(o.heartbeatTimeoutMs, now);
+      missedPong ||= missed;
+      probeFailed ||= c.probeFailed;
+      if (missed || c.probeFailed) silent++;
     }
-    const detached = manager ? connections.length === 0 : facts.detachedAt !== null;
-    if (detached && facts.detachedAt !== null && now - facts.detachedAt >= o.resumeWindowMs) {
-      return [HealthClass.Zombie, [HealthReason.ResumeWindowExpired]];
-    }
+    if (tracked > 0 && open === 0) return VERDICTS.socketsClosed;
+    const detached = manager ? tracked === 0 : detachedAt !== null;
+    if (detached && detachedAt !== null && now - detachedAt >= o.resumeWindowMs) return VERDICTS.resumeExpired;
     // One answering connection keeps the manager responsive; its silent siblings are the heartbeat's.
-    const missedPong = (c: (typeof open)[number]) => c.pongMissed || c.isPongOverdue(o.heartbeatTimeoutMs, now);
-    if (open.length > 0 && open.every((c) => missedPong(c) || c.probeFailed)) {
-      const reasons: HealthReason[] = [];
-      if (open.some(missedPong)) reasons.push(HealthReason.PongTimeout);
-      if (open.some((c) => c.probeFailed)) reasons.push(HealthReason.ProbeFailed);
-      return [HealthClass.Unresponsive, reasons];
+    if (open > 0 && silent === open) {
+      return missedPong && probeFailed ? VERDICTS.pongAndProbe : missedPong ? VERDICTS.pongTimeout : VERDICTS.probeFailed;
     }
-    const silentFor = now - facts.lastActivityAt;
-    if (silentFor >= o.inactiveThresholdMs) return [HealthClass.Inactive, [HealthReason.InactiveThreshold]];
-    if (detached) return [HealthClass.Detached, [HealthReason.Detached]];
-    if (silentFor >= o.idleThresholdMs) return [HealthClass.Idle, [HealthReason.IdleThreshold]];
-    return [HealthClass.Healthy, []];
+    const silentFor = now - lastActivityAt;
+    if (silentFor >= o.inactiveThresholdMs) return VERDICTS.inactive;
+    if (detached) return VERDICTS.detached;
+    if (silentFor >= o.idleThresholdMs) return VERDICTS.idle;
+    return VERDICTS.healthy;
   }
+}
+
+type Verdict = readonly [HealthClass, readonly HealthReason[]];
+
+const NO_CONNECTIONS: ReadonlySet<never> = new Set();
+
+/** Shared, frozen verdicts: classifying allocates nothing; assessments copy the reasons. */
+const VERDICTS = {
+  registryOrphan: [HealthClass.Zombie, [HealthReason.RegistryOrphan]],
+  socketsClosed: [HealthClass.Zombie, [HealthReason.SocketsClosed]],
+  resumeExpired: [HealthClass.Zombie, [HealthReason.ResumeWindowExpired]],
+  pongTimeout: [HealthClass.Unresponsive, [HealthReason.PongTimeout]],
+  probeFailed: [HealthClass.Unresponsive, [HealthReason.ProbeFailed]],
+  pongAndProbe: [HealthClass.Unresponsive, [HealthReason.PongTimeout, HealthReason.ProbeFailed]],
+  inactive: [HealthClass.Inactive, [HealthReason.InactiveThreshold]],
+  detached: [HealthClass.Detached, [HealthReason.Detached]],
+  idle: [HealthClass.Idle, [HealthReason.IdleThreshold]],
+  healthy: [HealthClass.Healthy, []],
+} as const satisfies Record<string, Verdict>;
+
+function countOpen(manager: WebSocketManager): number {
+  let open = 0;
+  for (const c of manager.connections) if (c.isOpen) open++;
+  return open;
 }

@@ -4,6 +4,9 @@ import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
 import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
 import type { ManagedConnection } from '../managers/managed-connection.js';
 
+/** Connections pinged per event-loop turn. */
+const PING_SLICE = 200;
+
 /**
  * Protocol ping/pong for every tracked connection on one timer: a wheel whose slots are visited
  * in turn, so pings are spread over the interval instead of firing all at once. A ping still
@@ -73,8 +76,20 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
       }
     }
     const slot = this.slots[tick % this.slots.length]!;
+    if (slot.size > 0) this.pingSlice([...slot], 0, tick);
+  }
+
+  /**
+   * Pings `PING_SLICE` connections, then yields to the event loop before the next slice: at
+   * 10k sockets a slot holds hundreds, and pinging them in one go blocked the loop for tens of ms.
+   */
+  private pingSlice(connections: ManagedConnection[], from: number, tick: number): void {
+    const now = Date.now();
     const timeoutTicks = Math.ceil(this.options.heartbeatTimeoutMs / this.tickMs);
-    for (const connection of slot) {
+    const end = Math.min(connections.length, from + PING_SLICE);
+    for (let i = from; i < end; i++) {
+      const connection = connections[i]!;
+      if (!this.slotOf.has(connection)) continue;
       if (connection.isClosed) {
         this.untrack(connection);
         continue;
@@ -86,6 +101,7 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
       if (!connection.ping(now)) continue;
       this.addDeadline(tick + timeoutTicks, connection);
     }
+    if (end < connections.length) setImmediate(() => this.pingSlice(connections, end, tick));
   }
 
   private addDeadline(tick: number, connection: ManagedConnection): void {
