@@ -154,9 +154,8 @@ export class EmergencyCleanupService {
     if (removed) {
       const context = manager?.context ?? '';
       this.lifecycle.emit({ type: 'removed', userId, managerId, context, trigger, level, reason, evicted, closeFailed });
-      const line = `${evicted ? 'evicted' : 'removed'} manager ${managerId} of user ${userId} (trigger=${trigger} level=${level} reason=${reason})`;
-      if (evicted) this.logger.log(line);
-      else this.logger.debug(line);
+      // Evictions of open sessions get a line each; silent removals are in the run's one line.
+      if (evicted) this.logger.log(`evicted manager ${managerId} of user ${userId} (trigger=${trigger} level=${level} reason=${reason})`);
     }
     return { removed, closeFailed };
   }

@@ -5,7 +5,7 @@ import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.
 import type { ManagedConnection } from '../managers/managed-connection.js';
 
 /** Connections pinged per event-loop turn. */
-const PING_SLICE = 200;
+const PING_SLICE = 100;
 
 /**
  * Protocol ping/pong for every tracked connection on one timer: a wheel whose slots are visited
@@ -27,7 +27,8 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
     @Inject(WS_MANAGER_OPTIONS) private readonly options: ResolvedWsManagerOptions,
     private readonly lifecycle: ManagerLifecycleService,
   ) {
-    this.tickMs = Math.min(1000, Math.max(5, Math.floor(options.heartbeatIntervalMs / 20)));
+    // 100 slots per interval: small bursts of pings, and of the pongs that come back together.
+    this.tickMs = Math.min(1000, Math.max(5, Math.floor(options.heartbeatIntervalMs / 100)));
     const slotCount = Math.max(1, Math.round(options.heartbeatIntervalMs / this.tickMs));
     this.slots = Array.from({ length: slotCount }, () => new Set());
   }

@@ -81,6 +81,6 @@ export class ManagedConnection {
     this.pingSentAt = null;
     this.pongMissed = false;
     this.probeFailed = false;
-    for (const waiter of [...this.pongWaiters]) waiter();
+    if (this.pongWaiters.size > 0) for (const waiter of [...this.pongWaiters]) waiter();
   }
 }

@@ -28,7 +28,8 @@ export class WebSocketManager {
   lastActivityAt: number;
   /** Epoch ms the last connection left; `null` while connected. */
   detachedAt: number | null = null;
-  private readonly buffer: string[] = [];
+  /** Made on the first buffered message: most managers never need one. */
+  private buffer: string[] | null = null;
 
   constructor(
     /** The registry record this manager was admitted with. */
@@ -64,7 +65,7 @@ export class WebSocketManager {
   }
   /** Messages waiting for a connection. */
   get bufferedCount(): number {
-    return this.buffer.length;
+    return this.buffer?.length ?? 0;
   }
 
   /** The registry view of this manager as it is now. */
@@ -90,6 +91,7 @@ export class WebSocketManager {
       sent++;
     }
     if (sent === 0 && this.bufferLimit > 0) {
+      this.buffer ??= [];
       this.buffer.push(frame);
       if (this.buffer.length > this.bufferLimit) this.buffer.shift();
     }
@@ -113,7 +115,8 @@ export class WebSocketManager {
 
   /** Writes the buffered messages, in order, to one connection. */
   replayTo(connection: ManagedConnection): number {
-    const frames = this.buffer.splice(0);
+    const frames = this.buffer ?? [];
+    this.buffer = null;
     for (const frame of frames) connection.socket.send(frame);
     return frames.length;
   }
@@ -148,7 +151,7 @@ export class WebSocketManager {
       }
     }
     this.connections.clear();
-    this.buffer.length = 0;
+    this.buffer = null;
     if (firstError !== undefined) throw firstError;
   }
 }
