@@ -24,7 +24,8 @@ export interface EvictionRequest {
 
 /** One page of a scan. */
 export interface RecordPage {
-  records: ManagerRecord[];
+  /** Read-only views: an implementation may hand out its stored records without copying. */
+  records: ReadonlyArray<Readonly<ManagerRecord>>;
   /** Pass back to get the next page; `undefined` when done. */
   cursor?: string;
 }
