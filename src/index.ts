@@ -26,6 +26,8 @@ export type { CleanupReport, CleanupLevelReport, ProbeReport } from './cleanup/c
 export type { ManagerRegistry, AdmitResult, EvictionRequest, RecordPage } from './registry/manager-registry.interface.js';
 export type { ManagerRecord, ManagerRecordPatch } from './registry/manager-record.js';
 export { InMemoryManagerRegistry } from './registry/in-memory-manager.registry.js';
+// ioredis is imported only when a RedisManagerRegistry starts, so this export costs memory users nothing.
+export * from './registry/redis/index.js';
 
 export { ManagerLifecycleService } from './lifecycle/manager-lifecycle.service.js';
 export type { ManagerLifecycleEvent, ManagerLifecycleEventType, CleanupTrigger } from './lifecycle/manager-lifecycle.event.js';
