@@ -1,15 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import {
-  CleanupLevel,
-  LocalManagerStore,
-  WebSocketManagerMetrics,
-  type Admission,
-  type WsManagerOptions,
-} from '../../../src/index.js';
-import { closedOnServer, destroyTcp, SocketHarness, type SocketPair } from '../../support/socket-harness.js';
+import { CleanupLevel } from '../../../src/index.js';
+import { closedOnServer, destroyTcp, type SocketPair } from '../../support/socket-harness.js';
 import { useMetricsTestBed } from './metrics-test-bed.js';
-import { parsePrometheusText, sample, type Samples } from './prometheus-text.js';
+import { sample } from './prometheus-text.js';
 
 // The gauges are computed from the store at scrape time; they must agree with it after any churn.
 describe('WebSocketManagerMetrics', () => {

@@ -1,21 +1,18 @@
 import { Logger } from '@nestjs/common';
 import { Registry } from 'prom-client';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   CleanupLevel,
   getOrCreateCounter,
   getOrCreateGauge,
-  LocalManagerStore,
   ManagerLimitExceededError,
   resolveWsManagerOptions,
   WebSocketManagerMetrics,
-  type Admission,
   type ManagerLifecycleEvent,
-  type WsManagerOptions,
 } from '../../../src/index.js';
-import { closedOnServer, destroyTcp, SocketHarness, type SocketPair } from '../../support/socket-harness.js';
+import { closedOnServer, destroyTcp, type SocketPair } from '../../support/socket-harness.js';
 import { useMetricsTestBed } from './metrics-test-bed.js';
-import { deltas, parsePrometheusText, sample, type Samples } from './prometheus-text.js';
+import { deltas, parsePrometheusText, sample } from './prometheus-text.js';
 
 describe('WebSocketManagerMetrics', () => {
   const t = useMetricsTestBed();
