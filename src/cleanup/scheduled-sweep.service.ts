@@ -8,6 +8,7 @@ import { HealthAssessmentService } from '../health/health-assessment.service.js'
 import { HealthClass, type HealthAssessment } from '../health/health-class.js';
 import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
 import { LocalManagerStore } from '../managers/local-manager.store.js';
+import type { WebSocketManager } from '../managers/websocket-manager.js';
 import type { ManagerRegistry } from '../registry/manager-registry.interface.js';
 import { selectCleanupCandidates } from './cleanup-candidates.js';
 import { CleanupLevel } from './cleanup-level.js';
@@ -104,20 +105,26 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
 
     const now = Date.now();
     let batch: HealthAssessment[] = [];
+    let stale: WebSocketManager[] = [];
     let visited = 0;
     for (const manager of this.store.values()) {
       // Classify without allocating; build the full assessment only for what will be removed.
       const health = this.health.classOf(manager, now);
       if (health === HealthClass.Zombie || health === HealthClass.Unresponsive || health === HealthClass.Inactive) {
         batch.push(this.health.assessManager(manager, now));
+      } else if (manager.lastActivityAt > manager.reportedActivityAt) {
+        stale.push(manager);
       }
       if (++visited % this.options.sweepSliceSize === 0) {
         await removeBatch(batch);
+        await this.reportActivity(stale);
         batch = [];
+        stale = [];
         await yieldToLoop();
       }
     }
     await removeBatch(batch);
+    await this.reportActivity(stale);
     zombies += await this.reconcileRegistry(reports.get(CleanupLevel.Conservative)!);
 
     const levels = [...reports.values()];
@@ -136,6 +143,25 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
     // LifecycleLoggerService writes the one log line per run from this event.
     this.lifecycle.emit({ type: 'cleanup', report });
     return report;
+  }
+
+  /**
+   * Writes the activity of managers that received messages since the last report, so that
+   * other instances, which judge these managers by their registry record, do not see an active
+   * session as idle or inactive. Only changed managers: O(active), not O(all), per sweep.
+   */
+  private async reportActivity(managers: readonly WebSocketManager[]): Promise<void> {
+    await Promise.all(
+      managers.map(async (manager) => {
+        const at = manager.lastActivityAt;
+        try {
+          await this.registry.update(manager.userId, manager.id, { lastActivityAt: at });
+          manager.reportedActivityAt = Math.max(manager.reportedActivityAt, at);
+        } catch {
+          // Unreachable registry: reported on a later sweep.
+        }
+      }),
+    );
   }
 
   /** Registry entries of this instance without a manager here are orphans: removed. */

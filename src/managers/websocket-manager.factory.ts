@@ -286,6 +286,7 @@ export class WebSocketManagerFactory implements OnModuleInit, OnModuleDestroy {
     const { lastActivityAt, detachedAt } = manager.toRecord();
     try {
       await this.registry.update(manager.userId, manager.id, { lastActivityAt, detachedAt });
+      manager.reportedActivityAt = Math.max(manager.reportedActivityAt, lastActivityAt);
     } catch (error) {
       this.logger.warn(`could not update manager ${manager.id} in the registry: ${String(error)}`);
     }

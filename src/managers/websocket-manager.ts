@@ -26,6 +26,8 @@ export class WebSocketManager {
   readonly connections = new Set<ManagedConnection>();
   /** Epoch ms of the last inbound application message. */
   lastActivityAt: number;
+  /** The activity stamp the registry last received (other instances judge this manager by it). */
+  reportedActivityAt: number;
   /** Epoch ms the last connection left; `null` while connected. */
   detachedAt: number | null = null;
   /** Made on the first buffered message: most managers never need one. */
@@ -37,6 +39,7 @@ export class WebSocketManager {
     private readonly bufferLimit: number,
   ) {
     this.lastActivityAt = record.lastActivityAt;
+    this.reportedActivityAt = record.lastActivityAt;
   }
 
   /** Globally unique id. */

@@ -122,6 +122,28 @@ describe('cluster mode (WS_REGISTRY=redis, real Redis, real app instances)', () 
     expect(await a.registry.countByUser('u1')).toBe(1);
   });
 
+  it('judges a manager held elsewhere by the activity its owner reports, never evicting an active session as idle', async () => {
+    prefix = uniquePrefix();
+    // Without reported activity both of B's managers would look idle since creation, and the
+    // older one (the active one) would be evicted first.
+    const thresholds = { WS_IDLE_THRESHOLD_MS: '300', WS_INACTIVE_THRESHOLD_MS: '60000', WS_MAX_MANAGERS_PER_USER: '2', WS_MAX_CLEANUP_LEVEL: 'aggressive' };
+    const a = await instance('node-a', thresholds);
+    const b = await instance('node-b', { ...thresholds, WS_CLEANUP_CRON: '* * * * * *' });
+    const active = await b.connect('u1', 'active');
+    const silent = await b.connect('u1', 'silent');
+    const chatter = setInterval(() => active.client.send('echo', 'typing'), 100);
+    try {
+      await new Promise((r) => setTimeout(r, 2200)); // past the idle threshold, two of B's sweeps
+      const fresh = await a.connect('u1', 'from-a');
+      expect(fresh.session.event).toBe('session');
+      expect(fresh.session.data.cleanup).toMatchObject({ removed: 1, levels: expect.arrayContaining([expect.objectContaining({ level: 'aggressive', reasons: { idle_threshold: 1 } })]) });
+      expect(await silent.client.closed).toEqual({ code: 4001, reason: 'EVICTED' });
+      expect(active.client.ws.readyState).toBe(active.client.ws.OPEN);
+    } finally {
+      clearInterval(chatter);
+    }
+  });
+
   describe('Redis outage', () => {
     let server: RedisServerProcess;
     beforeAll(async () => {
