@@ -11,6 +11,7 @@ export { WebSocketManagerFactory, CONTEXT_PATTERN, type AcquireRequest, type Adm
 export { WebSocketManager, CloseCodes } from './managers/websocket-manager.js';
 export { ManagedConnection } from './managers/managed-connection.js';
 export { LocalManagerStore } from './managers/local-manager.store.js';
+export { RegistryEventsService } from './managers/registry-events.service.js';
 
 export { HealthAssessmentService } from './health/health-assessment.service.js';
 export { HealthClass, HealthReason, type HealthAssessment } from './health/health-class.js';

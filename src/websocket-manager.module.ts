@@ -18,6 +18,7 @@ import { HealthAssessmentService } from './health/health-assessment.service.js';
 import { HeartbeatService } from './heartbeat/heartbeat.service.js';
 import { ManagerLifecycleService } from './lifecycle/manager-lifecycle.service.js';
 import { LocalManagerStore } from './managers/local-manager.store.js';
+import { RegistryEventsService } from './managers/registry-events.service.js';
 import { WebSocketManagerFactory } from './managers/websocket-manager.factory.js';
 import { createManagerRegistry } from './registry/create-manager-registry.js';
 import { CleanupAlarmService } from './lifecycle/cleanup-alarm.service.js';
@@ -48,6 +49,7 @@ const EXPORTED_SERVICES = [
   EmergencyCleanupService,
   ScheduledSweepService,
   WebSocketManagerFactory,
+  RegistryEventsService,
   EmergencyCleanupInterceptor,
   WebSocketManagerMetrics,
   CleanupAlarmService,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import { EmergencyCleanupService } from '../cleanup/emergency-cleanup.service.js';
 import type { CleanupReport } from '../cleanup/cleanup-report.js';
@@ -12,7 +12,7 @@ import { HealthAssessmentService } from '../health/health-assessment.service.js'
 import { HeartbeatService } from '../heartbeat/heartbeat.service.js';
 import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
 import type { ManagerRecord } from '../registry/manager-record.js';
-import type { AdmitResult, EvictionRequest, ManagerRegistry } from '../registry/manager-registry.interface.js';
+import type { AdmitResult, ManagerRegistry } from '../registry/manager-registry.interface.js';
 import { LocalManagerStore } from './local-manager.store.js';
 import { ManagedConnection } from './managed-connection.js';
 import { CloseCodes, WebSocketManager } from './websocket-manager.js';
@@ -56,12 +56,10 @@ export interface Admission {
  * missed, the socket's own state still marks the manager a zombie for the next cleanup.
  */
 @Injectable()
-export class WebSocketManagerFactory implements OnModuleInit, OnModuleDestroy {
+export class WebSocketManagerFactory {
   private readonly logger = new Logger('WebSocketManager');
   private readonly bySocket = new WeakMap<WebSocket, ManagedConnection>();
   private readonly managerOf = new WeakMap<ManagedConnection, WebSocketManager>();
-  private unsubscribeEvictions?: () => void;
-  private unsubscribeReconnect?: () => void;
 
   constructor(
     @Inject(WS_MANAGER_OPTIONS) private readonly options: ResolvedWsManagerOptions,
@@ -72,36 +70,6 @@ export class WebSocketManagerFactory implements OnModuleInit, OnModuleDestroy {
     private readonly heartbeat: HeartbeatService,
     private readonly lifecycle: ManagerLifecycleService,
   ) {}
-
-  onModuleInit(): void {
-    this.unsubscribeEvictions = this.registry.onEvictionRequest((request) => this.onEvictionRequest(request));
-    this.unsubscribeReconnect = this.registry.onReconnect?.(() => {
-      this.reRegisterAfterOutage().catch((error: unknown) => this.logger.error(`re-registration after the registry outage failed: ${String(error)}`));
-    });
-  }
-
-  onModuleDestroy(): void {
-    this.unsubscribeEvictions?.();
-    this.unsubscribeReconnect?.();
-  }
-
-  /**
-   * After a registry outage: counts every manager held here again, through the same atomic
-   * admission, so the limit still holds; what no longer fits is evicted with a reason.
-   */
-  async reRegisterAfterOutage(): Promise<{ kept: number; evicted: number }> {
-    if (!this.registry.reRegister) return { kept: this.store.size, evicted: 0 };
-    // Most recently active first: when a user no longer fits, the stalest sessions are the ones evicted.
-    const records = [...this.store.values()].map((manager) => manager.toRecord()).sort((a, b) => b.lastActivityAt - a.lastActivityAt);
-    const { admitted, refused } = await this.registry.reRegister(records, this.options.maxManagersPerUser);
-    for (const record of refused) {
-      await this.store.lock.run(record.userId, () =>
-        this.cleanup.removeOne(record.userId, record.managerId, record.nodeId, 'reconcile', 'registry_refused', 'emergency'),
-      );
-    }
-    this.logger.log(`re-registered ${admitted.length} managers after the registry outage; evicted ${refused.length} that no longer fit`);
-    return { kept: admitted.length, evicted: refused.length };
-  }
 
   /**
    * Admits `socket` to the manager of (user, context): re-attaches an existing one (`resumed`), or
@@ -309,29 +277,5 @@ export class WebSocketManagerFactory implements OnModuleInit, OnModuleDestroy {
       if (a.detachedAt !== null) soonest = Math.min(soonest, a.detachedAt + o.resumeWindowMs - now);
     }
     return Math.max(1000, Math.ceil(soonest));
-  }
-
-  private onEvictionRequest(request: EvictionRequest): void {
-    const manager = this.store.get(request.record.managerId);
-    if (!manager || request.requestedBy === this.options.nodeId) return;
-    this.store.delete(manager);
-    const superseded = request.reason === 'superseded';
-    try {
-      if (superseded) manager.closeAll(CloseCodes.Superseded, 'SUPERSEDED');
-      else manager.closeAll(CloseCodes.Evicted, 'EVICTED', { event: 'evicted', data: { level: request.level, reason: request.reason } });
-    } catch (error) {
-      this.logger.warn(`closing manager ${manager.id} on request of ${request.requestedBy} failed: ${String(error)}`);
-    }
-    this.lifecycle.emit({
-      type: 'removed',
-      userId: manager.userId,
-      managerId: manager.id,
-      context: manager.context,
-      trigger: 'emergency',
-      level: request.level,
-      reason: request.reason,
-      evicted: !superseded,
-      closeFailed: false,
-    });
   }
 }

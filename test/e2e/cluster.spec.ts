@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisManagerRegistry } from '../../src/registry/redis/index.js';
+import { RedisManagerRegistry, RegistryEventsService } from '../../src/index.js';
 import { WebSocket } from 'ws';
 import { startExampleApp, TEST_SECRET, TestClient, type RunningApp } from '../support/app-harness.js';
 import { deleteKeys, REDIS_URL, RedisServerProcess, requireRedis, uniquePrefix } from '../support/redis.js';
@@ -188,7 +188,7 @@ describe('cluster mode (WS_REGISTRY=redis, real Redis, real app instances)', () 
       try {
         const now = Date.now();
         await other.admit({ managerId: 'elsewhere', userId: 'u1', context: 'elsewhere', nodeId: 'other', createdAt: now, lastActivityAt: now, detachedAt: null }, 2);
-        expect(await app.factory.reRegisterAfterOutage()).toEqual({ kept: 1, evicted: 1 });
+        expect(await app.app.get(RegistryEventsService).reRegisterAfterOutage()).toEqual({ kept: 1, evicted: 1 });
         expect(await held[0]!.client.next('evicted')).toEqual({ event: 'evicted', data: { level: 'reconcile', reason: 'registry_refused' } });
         expect((await held[0]!.client.closed).code).toBe(4001);
         expect(held[1]!.client.ws.readyState).toBe(held[1]!.client.ws.OPEN);
