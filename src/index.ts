@@ -1,7 +1,7 @@
 // The public API of nestjs-websocket-manager, by name.
 export { WebSocketManagerModule, type WebSocketManagerModuleAsyncOptions } from './websocket-manager.module.js';
 
-export { WS_MANAGER_OPTIONS, MANAGER_REGISTRY, IDENTITY_RESOLVER, SWEEP_JOB_NAME } from './config/ws-manager.constants.js';
+export { WS_MANAGER_OPTIONS, MANAGER_REGISTRY, SWEEP_JOB_NAME } from './config/ws-manager.constants.js';
 export { WS_MANAGER_DEFAULTS } from './config/ws-manager.defaults.js';
 export type { WsManagerOptions, ResolvedWsManagerOptions, RegistryKind } from './config/ws-manager.options.js';
 export { resolveWsManagerOptions } from './config/ws-manager.schema.js';

@@ -1,4 +1,4 @@
 export * from './identity-resolver.interface.js';
-export * from './handshake.js';
+export { bearerTokenOf, handshakeOf, type Handshake } from './handshake.js';
 export * from './websocket-manager.adapter.js';
 export * from './websocket-manager.gateway.js';

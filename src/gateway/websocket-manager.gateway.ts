@@ -50,6 +50,7 @@ export abstract class WebSocketManagerGateway implements OnGatewayConnection, On
   @WebSocketServer() protected server!: WsServer;
   protected readonly logger = new Logger('WebSocketManager');
   private readonly admissions = new WeakMap<WebSocket, Promise<Admission | null>>();
+  private draining = false;
 
   constructor(
     protected readonly factory: WebSocketManagerFactory,
@@ -59,6 +60,10 @@ export abstract class WebSocketManagerGateway implements OnGatewayConnection, On
 
   handleConnection(client: WebSocket, request?: IncomingMessage): Promise<Admission | null> {
     client.on('error', (error) => this.logger.debug(`socket error: ${error.message}`));
+    if (this.draining) {
+      client.close(CloseCodes.GoingAway, 'SERVER_SHUTDOWN');
+      return Promise.resolve(null);
+    }
     const admission = this.admit(client, request);
     this.admissions.set(client, admission);
     return admission;
@@ -84,7 +89,15 @@ export abstract class WebSocketManagerGateway implements OnGatewayConnection, On
     const admission = await this.admitted(client);
     const connection = this.factory.connectionOf(client);
     if (!admission || !connection) return { event: 'error', data: { code: WireErrorCodes.NotAdmitted } };
-    const moved = await this.factory.move(connection, context, false);
+    let moved: Admission;
+    try {
+      moved = await this.factory.move(connection, context, false);
+    } catch (error) {
+      // The limit error is the interceptor's; others with a stable code (REGISTRY_UNAVAILABLE) are
+      // answered here, since Nest's exception filter would not write them to a ws client.
+      if (error instanceof ManagerLimitExceededError || typeof (error as { code?: unknown }).code !== 'string') throw error;
+      return { event: 'error', data: { code: (error as { code: string }).code } };
+    }
     // Buffered messages follow the `joined` answer, which Nest writes when this handler resolves.
     setImmediate(() => moved.manager.replayTo(moved.connection));
     return { event: 'joined', data: this.sessionData(moved) };
@@ -108,6 +121,7 @@ export abstract class WebSocketManagerGateway implements OnGatewayConnection, On
 
   /** Closes every connection with 1001 and waits up to `shutdownTimeoutMs` before terminating. */
   async onModuleDestroy(): Promise<void> {
+    this.draining = true; // upgrades that still arrive are closed with 1001 at once
     const clients = [...(this.server?.clients ?? [])];
     const closed = clients.map((client) =>
       client.readyState === WebSocket.CLOSED ? Promise.resolve() : new Promise<void>((resolve) => client.once('close', () => resolve())),
@@ -119,7 +133,7 @@ export abstract class WebSocketManagerGateway implements OnGatewayConnection, On
     const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.shutdownTimeoutMs)));
     await Promise.race([Promise.all(closed), deadline]);
     clearTimeout(timer);
-    for (const client of clients) if (client.readyState !== WebSocket.CLOSED) client.terminate();
+    for (const client of this.server?.clients ?? []) if (client.readyState !== WebSocket.CLOSED) client.terminate();
   }
 
   private async admit(client: WebSocket, request: IncomingMessage | undefined): Promise<Admission | null> {
@@ -133,7 +147,7 @@ export abstract class WebSocketManagerGateway implements OnGatewayConnection, On
     try {
       const admission = await this.factory.acquire({ userId: handshake.userId, context: handshake.context, socket: client });
       if (client.readyState !== WebSocket.OPEN) {
-        this.factory.release(client);
+        await this.factory.discard(admission);
         return null;
       }
       this.send(client, 'session', this.sessionData(admission));

@@ -13,10 +13,12 @@ export class LocalManagerStore {
   private readonly byId = new Map<string, WebSocketManager>();
   private readonly byUser = new Map<string, Map<string, WebSocketManager>>();
 
+  /** Managers held here. */
   get size(): number {
     return this.byId.size;
   }
 
+  /** Starts holding a manager. */
   add(manager: WebSocketManager): void {
     this.byId.set(manager.id, manager);
     let user = this.byUser.get(manager.userId);
@@ -24,10 +26,12 @@ export class LocalManagerStore {
     user.set(manager.id, manager);
   }
 
+  /** A manager by id. */
   get(managerId: string): WebSocketManager | undefined {
     return this.byId.get(managerId);
   }
 
+  /** The user's manager of a context (per-user scan: at most the user's limit). */
   findByContext(userId: string, context: string): WebSocketManager | undefined {
     for (const manager of this.byUser.get(userId)?.values() ?? []) {
       if (manager.context === context) return manager;
@@ -35,6 +39,7 @@ export class LocalManagerStore {
     return undefined;
   }
 
+  /** The user's managers held here. */
   listByUser(userId: string): WebSocketManager[] {
     return [...(this.byUser.get(userId)?.values() ?? [])];
   }
@@ -44,6 +49,7 @@ export class LocalManagerStore {
     return this.byId.values();
   }
 
+  /** Stops holding a manager; `false` if this exact manager was not held. */
   delete(manager: WebSocketManager): boolean {
     if (this.byId.get(manager.id) !== manager) return false;
     this.byId.delete(manager.id);

@@ -38,7 +38,9 @@ export interface AcquireRequest {
 
 /** A socket admitted to a manager. */
 export interface Admission {
+  /** The manager the socket is attached to. */
   manager: WebSocketManager;
+  /** The socket's tracked connection. */
   connection: ManagedConnection;
   /** An existing manager of that context was used: no new slot was taken. */
   resumed: boolean;
@@ -60,6 +62,7 @@ export class WebSocketManagerFactory {
   private readonly logger = new Logger('WebSocketManager');
   private readonly bySocket = new WeakMap<WebSocket, ManagedConnection>();
   private readonly managerOf = new WeakMap<ManagedConnection, WebSocketManager>();
+  private lastSyncWarningAt = 0;
 
   constructor(
     @Inject(WS_MANAGER_OPTIONS) private readonly options: ResolvedWsManagerOptions,
@@ -93,19 +96,35 @@ export class WebSocketManagerFactory {
       const active = await this.countUser(connection.userId);
       return { manager: previous, connection, resumed: true, limit: this.options.maxManagersPerUser, active, cleanup: null };
     }
-    // Leave the old context first, so that cleanup for the new one can never close this socket
-    // by evicting the manager it is leaving; come back if the new context cannot be admitted.
-    if (previous) this.detachFrom(previous, connection);
-    try {
-      return await this.acquire({ userId: connection.userId, context, socket: connection.socket, emergencyCleanup });
-    } catch (error) {
-      if (previous && this.store.get(previous.id) === previous && connection.isOpen) {
-        previous.attach(connection, this.options.maxConnectionsPerManager);
-        this.managerOf.set(connection, previous);
-        void this.syncRecord(previous);
+    if (!CONTEXT_PATTERN.test(context)) throw new InvalidContextError(context);
+    // Leave, admit and (on refusal) come back under the user's lock, so no concurrent cleanup
+    // sees the manager being left as detached. Leaving first means the cleanup run by this
+    // admission treats that manager as detached rather than evicting it with this socket on it.
+    return this.store.lock.run(connection.userId, async () => {
+      if (previous) this.detachFrom(previous, connection);
+      try {
+        return await this.acquireLocked({ userId: connection.userId, socket: connection.socket, emergencyCleanup }, context);
+      } catch (error) {
+        if (previous && this.store.get(previous.id) === previous && connection.isOpen) {
+          this.attach(previous, connection.socket, false, await this.countUser(connection.userId), null);
+          void this.syncRecord(previous);
+        }
+        throw error;
       }
-      throw error;
-    }
+    });
+  }
+
+  /**
+   * Removes a manager this admission just created whose socket closed before the session was
+   * established, so a connect-then-close does not hold a slot for a whole resume window.
+   */
+  async discard(admission: Admission): Promise<void> {
+    this.release(admission.connection.socket);
+    if (admission.resumed || admission.manager.isConnected) return;
+    const { manager } = admission;
+    await this.store.lock.run(manager.userId, () =>
+      this.cleanup.removeOne(manager.userId, manager.id, manager.nodeId, 'reconcile', 'sockets_closed', 'emergency'),
+    );
   }
 
   /** Detaches the socket's connection from its manager (call on socket close). */
@@ -256,7 +275,10 @@ export class WebSocketManagerFactory {
       await this.registry.update(manager.userId, manager.id, { lastActivityAt, detachedAt });
       manager.reportedActivityAt = Math.max(manager.reportedActivityAt, lastActivityAt);
     } catch (error) {
-      this.logger.warn(`could not update manager ${manager.id} in the registry: ${String(error)}`);
+      // Once per outage, not once per socket that closes during it.
+      const now = Date.now();
+      if (now - this.lastSyncWarningAt > 10_000) this.logger.warn(`could not update managers in the registry: ${String(error)}`);
+      this.lastSyncWarningAt = now;
     }
   }
 

@@ -1,5 +1,5 @@
 export { WS_METRICS_REGISTRY, WS_METRICS_PREFIX } from './metrics.constants.js';
-export { WebSocketManagerMetrics, createWsMetricsRegistry, wsMetricsRegistryProvider } from './websocket-manager.metrics.js';
+export { WebSocketManagerMetrics, createWsMetricsRegistry } from './websocket-manager.metrics.js';
 export {
   WS_METRIC_NAMES,
   CLEANUP_DURATION_BUCKETS,

@@ -85,6 +85,16 @@ describe('cluster mode (WS_REGISTRY=redis, real Redis, real app instances)', () 
     expect(await survivor.registry.countByUser('u1')).toBe(10);
   });
 
+  it('gives up its lease on a graceful stop, so its entries stop counting at once', async () => {
+    prefix = uniquePrefix();
+    const [a, b] = [await instance('node-a'), await instance('node-b', { WS_LEASE_TTL_MS: '60000' })];
+    await b.connect('u1', 'on-b');
+    expect(await a.registry.countByUser('u1')).toBe(1);
+    await b.close();
+    apps.splice(apps.indexOf(b), 1);
+    expect(await a.registry.countByUser('u1')).toBe(0);
+  });
+
   it('evicts a manager held by another instance, freeing exactly one slot per eviction', async () => {
     prefix = uniquePrefix();
     const a = await instance('node-a', { WS_MAX_MANAGERS_PER_USER: '3', WS_MAX_CLEANUP_LEVEL: 'force' });
@@ -164,6 +174,9 @@ describe('cluster mode (WS_REGISTRY=redis, real Redis, real app instances)', () 
       expect((await open[0]!.client.next('echo')).data).toBe('still working');
       const health = () => fetch(`http://127.0.0.1:${app.port}/health`).then((r) => r.status);
       expect(await health()).toBe(503);
+      open[1]!.client.send('join', { context: 'elsewhere' });
+      expect(await open[1]!.client.next('error')).toEqual({ event: 'error', data: { code: 'REGISTRY_UNAVAILABLE' } });
+      expect(open[1]!.client.ws.readyState).toBe(open[1]!.client.ws.OPEN);
 
       await server.restart(); // empty: Redis kept nothing
       await waitFor(async () => (await app.registry.countByUser('u1').catch(() => 0)) === 2, 8000, 're-registration');

@@ -46,6 +46,19 @@ describe('liveness with real broken peers', () => {
     expect(again.session.data).toMatchObject({ managerId: session.data.managerId, resumed: true });
   });
 
+  it('does not keep the manager of a socket that closed while its admission waited for the probe', async () => {
+    running = await startExampleApp({ WS_MAX_MANAGERS_PER_USER: '2', WS_PROBE_TIMEOUT_MS: '400', WS_HEARTBEAT_INTERVAL_MS: '60000' });
+    await running.connect('u1', 'silent', { autoPong: false });
+    await running.connect('u1', 'alive');
+    await new Promise((r) => setTimeout(r, 450)); // neither heard recently: both get probed
+    const impatient = await running.open('u1', 'impatient');
+    impatient.ws.close(); // leaves while the probe waits
+    await impatient.closed;
+    await waitFor(async () => (await running!.registry.countByUser('u1')) === 1, 3000, 'the silent one removed and nothing new kept');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(running.factory.listLocal('u1').map((m) => m.context)).toEqual(['alive']);
+  });
+
   it('terminates a client that stops answering pings (autoPong: false) within interval + timeout', async () => {
     running = await startExampleApp({ WS_HEARTBEAT_INTERVAL_MS: '200', WS_HEARTBEAT_TIMEOUT_MS: '200' });
     const silent = await running.connect('u1', 'silent', { autoPong: false });

@@ -38,6 +38,9 @@ const START_TIMEOUT_MS = 5000;
  * `ping()` answers `false`; {@link onReconnect} and {@link reRegister} restore this node's
  * entries afterwards.
  */
+/** Deletes the lease only if it is still this node's. */
+const RELEASE_LEASE_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
 export class RedisManagerRegistry implements ManagerRegistry {
   readonly kind = 'redis';
   private readonly logger = new Logger('WebSocketManager');
@@ -105,6 +108,11 @@ export class RedisManagerRegistry implements ManagerRegistry {
     this.evictionHandlers.clear();
     this.reconnectHandlers.clear();
     const { client, subscriber } = this;
+    // A graceful stop gives up the lease at once: this node's entries stop counting now, not a
+    // lease TTL later, while its clients are reconnecting elsewhere.
+    if (client?.status === 'ready') {
+      await client.eval(RELEASE_LEASE_SCRIPT, 1, this.keys.lease(this.nodeId), this.leaseToken).catch(() => undefined);
+    }
     if (subscriber) {
       if (subscriber.status === 'ready') await subscriber.unsubscribe().catch(() => undefined);
       await closeQuietly(subscriber);
