@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { signUserToken } from '../../example/jwt-identity.js';
-import { TEST_SECRET, TestClient } from '../support/app-harness.js';
+import { startExampleApp, TEST_SECRET, TestClient } from '../support/app-harness.js';
 import { WebSocket } from 'ws';
 
 const MAIN = fileURLToPath(new URL('../../dist/example/main.js', import.meta.url));
@@ -36,5 +36,28 @@ describe('example application shutdown', () => {
     for (const client of clients) expect(await client.closed).toEqual({ code: 1001, reason: 'SERVER_SHUTDOWN' });
     expect(await exited).toBe(0);
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('closes upgrades that arrive while it drains with 1001 at once', async () => {
+    const running = await startExampleApp({ WS_SHUTDOWN_TIMEOUT_MS: '2000' });
+    const clientScript = fileURLToPath(new URL('../support/ws-client-process.mjs', import.meta.url));
+    // A frozen peer never completes the close handshake, which keeps the drain open.
+    const frozen = spawn(process.execPath, [clientScript, running.url({ token: await running.token('u1'), context: 'frozen' })], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      await new Promise<void>((resolve) => frozen.stdout!.on('data', (c: Buffer) => String(c).includes('session') && resolve()));
+      frozen.kill('SIGSTOP');
+      const closing = running.app.close();
+      await new Promise((r) => setTimeout(r, 200));
+      const late = await running.open('u2', 'late');
+      const started = Date.now();
+      expect(await late.closed).toEqual({ code: 1001, reason: 'SERVER_SHUTDOWN' });
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(await running.registry.countByUser('u2')).toBe(0);
+      await closing;
+    } finally {
+      frozen.kill('SIGKILL');
+    }
   });
 });
