@@ -5,7 +5,7 @@ import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
 import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
 import type { EvictionRequest, ManagerRegistry } from '../registry/manager-registry.interface.js';
 import { LocalManagerStore } from './local-manager.store.js';
-import { CloseCodes } from './websocket-manager.js';
+import { CloseCodes, type WebSocketManager } from './websocket-manager.js';
 
 /**
  * What the registry tells this instance: eviction requests from cleanup on other instances (this
@@ -47,9 +47,13 @@ export class RegistryEventsService implements OnModuleInit, OnModuleDestroy {
     const records = [...this.store.values()].map((manager) => manager.toRecord()).sort((a, b) => b.lastActivityAt - a.lastActivityAt);
     const { admitted, refused } = await this.registry.reRegister(records, this.options.maxManagersPerUser);
     for (const record of refused) {
-      await this.store.lock.run(record.userId, () =>
-        this.cleanup.removeOne(record.userId, record.managerId, record.nodeId, 'reconcile', 'registry_refused', 'emergency'),
-      );
+      await this.store.lock.run(record.userId, async () => {
+        // A context another instance took meanwhile moved there (4002); otherwise the user is full.
+        const holder = await this.registry.findByContext(record.userId, record.context).catch(() => null);
+        const manager = this.store.get(record.managerId);
+        if (holder && holder.managerId !== record.managerId && manager) this.closeHere(manager, 'reconcile', 'superseded', this.options.nodeId);
+        else await this.cleanup.removeOne(record.userId, record.managerId, record.nodeId, 'reconcile', 'registry_refused', 'emergency');
+      });
     }
     this.logger.log(`re-registered ${admitted.length} managers after the registry outage; evicted ${refused.length} that no longer fit`);
     return { kept: admitted.length, evicted: refused.length };
@@ -59,13 +63,18 @@ export class RegistryEventsService implements OnModuleInit, OnModuleDestroy {
   private onEvictionRequest(request: EvictionRequest): void {
     const manager = this.store.get(request.record.managerId);
     if (!manager || request.requestedBy === this.options.nodeId) return;
+    this.closeHere(manager, request.level, request.reason, request.requestedBy);
+  }
+
+  /** Closes a manager held here whose registry entry is gone or taken: 4002 when superseded, else evicted (4001). */
+  private closeHere(manager: WebSocketManager, level: string, reason: string, requestedBy: string): void {
     this.store.delete(manager);
-    const superseded = request.reason === 'superseded';
+    const superseded = reason === 'superseded';
     try {
       if (superseded) manager.closeAll(CloseCodes.Superseded, 'SUPERSEDED');
-      else manager.closeAll(CloseCodes.Evicted, 'EVICTED', { event: 'evicted', data: { level: request.level, reason: request.reason } });
+      else manager.closeAll(CloseCodes.Evicted, 'EVICTED', { event: 'evicted', data: { level, reason } });
     } catch (error) {
-      this.logger.warn(`closing manager ${manager.id} on request of ${request.requestedBy} failed: ${String(error)}`);
+      this.logger.warn(`closing manager ${manager.id} on request of ${requestedBy} failed: ${String(error)}`);
     }
     this.lifecycle.emit({
       type: 'removed',
@@ -73,8 +82,8 @@ export class RegistryEventsService implements OnModuleInit, OnModuleDestroy {
       managerId: manager.id,
       context: manager.context,
       trigger: 'emergency',
-      level: request.level,
-      reason: request.reason,
+      level,
+      reason,
       evicted: !superseded,
       closeFailed: false,
     });

@@ -186,6 +186,25 @@ describe('cluster mode (WS_REGISTRY=redis, real Redis, real app instances)', () 
       expect(await health()).toBe(200);
     });
 
+    it('closes with 4002 a context another instance took while Redis was away', async () => {
+      prefix = uniquePrefix();
+      const app = await startExampleApp({ WS_REGISTRY: 'redis', WS_REDIS_URL: REDIS_URL, WS_REDIS_KEY_PREFIX: prefix, WS_NODE_ID: 'holder' });
+      apps.push(app);
+      const held = await app.connect('u1', 'thread');
+      await deleteKeys(prefix);
+      const other = new RedisManagerRegistry({ url: REDIS_URL, keyPrefix: prefix, leaseTtlMs: 5000 });
+      await other.start('other');
+      try {
+        const now = Date.now();
+        await other.admit({ managerId: 'theirs', userId: 'u1', context: 'thread', nodeId: 'other', createdAt: now, lastActivityAt: now, detachedAt: null }, 20);
+        expect(await app.app.get(RegistryEventsService).reRegisterAfterOutage()).toEqual({ kept: 0, evicted: 1 });
+        expect(await held.client.closed).toEqual({ code: 4002, reason: 'SUPERSEDED' });
+        expect(await app.registry.countByUser('u1')).toBe(1);
+      } finally {
+        await other.close();
+      }
+    });
+
     it('evicts, with a reason, what no longer fits when it re-registers', async () => {
       prefix = uniquePrefix();
       const app = await startExampleApp({ WS_REGISTRY: 'redis', WS_REDIS_URL: REDIS_URL, WS_REDIS_KEY_PREFIX: prefix, WS_NODE_ID: 'holder', WS_MAX_MANAGERS_PER_USER: '2' });
