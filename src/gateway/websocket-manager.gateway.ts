@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { Inject, Logger, UseInterceptors, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Logger, UseFilters, UseInterceptors, type OnModuleDestroy } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
@@ -16,10 +16,11 @@ import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
 import { ManagerLimitExceededError } from '../errors/manager-limit-exceeded.error.js';
 import { RegistryUnavailableError } from '../errors/registry-unavailable.error.js';
 import { HealthAssessmentService } from '../health/health-assessment.service.js';
-import { CONTEXT_PATTERN, WebSocketManagerFactory, type Admission } from '../managers/websocket-manager.factory.js';
+import { WebSocketManagerFactory, type Admission } from '../managers/websocket-manager.factory.js';
 import { CloseCodes } from '../managers/websocket-manager.js';
 import { handshakeOf } from './handshake.js';
 import { BAD_MESSAGE } from './websocket-manager.adapter.js';
+import { WebSocketErrorFilter } from './websocket-error.filter.js';
 
 /** The `data` of the `session` and `joined` events. */
 export interface SessionData {
@@ -41,10 +42,11 @@ export const WireErrorCodes = {
 /**
  * The module on the wire: admits each authenticated socket to its (user, context) manager,
  * answers `session`, refuses with `MANAGER_LIMIT_REACHED` + 4029, handles `join` through
- * {@link EmergencyCleanupInterceptor}, and drains
+ * {@link EmergencyCleanupInterceptor}, answers handler errors through {@link WebSocketErrorFilter}, and drains
  * with 1001 on shutdown. Extend it with `@WebSocketGateway()` and add your own handlers; call
  * {@link admitted} in them to wait until the socket's session is established.
  */
+@UseFilters(WebSocketErrorFilter)
 export abstract class WebSocketManagerGateway implements OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy {
   /** The `ws` server Nest created for this gateway. */
   @WebSocketServer() protected server!: WsServer;
@@ -83,21 +85,12 @@ export abstract class WebSocketManagerGateway implements OnGatewayConnection, On
   @SubscribeMessage('join')
   async join(@ConnectedSocket() client: WebSocket, @MessageBody() body: unknown): Promise<WsResponse<unknown>> {
     const context = (body as { context?: unknown } | null)?.context;
-    if (typeof context !== 'string' || !CONTEXT_PATTERN.test(context)) {
-      return { event: 'error', data: { code: WireErrorCodes.InvalidContext } };
-    }
+    if (typeof context !== 'string') return { event: 'error', data: { code: WireErrorCodes.InvalidContext } };
     const admission = await this.admitted(client);
     const connection = this.factory.connectionOf(client);
     if (!admission || !connection) return { event: 'error', data: { code: WireErrorCodes.NotAdmitted } };
-    let moved: Admission;
-    try {
-      moved = await this.factory.move(connection, context, false);
-    } catch (error) {
-      // The limit error is the interceptor's; others with a stable code (REGISTRY_UNAVAILABLE) are
-      // answered here, since Nest's exception filter would not write them to a ws client.
-      if (error instanceof ManagerLimitExceededError || typeof (error as { code?: unknown }).code !== 'string') throw error;
-      return { event: 'error', data: { code: (error as { code: string }).code } };
-    }
+    // A bad context or an unreachable registry throws; WebSocketErrorFilter answers with its code.
+    const moved = await this.factory.move(connection, context, false);
     // Buffered messages follow the `joined` answer, which Nest writes when this handler resolves.
     setImmediate(() => moved.manager.replayTo(moved.connection));
     return { event: 'joined', data: this.sessionData(moved) };

@@ -1,0 +1,34 @@
+import type { ArgumentsHost } from '@nestjs/common';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { WebSocket } from 'ws';
+import { RegistryUnavailableError, WebSocketErrorFilter } from '../../src/index.js';
+import { SocketHarness, type SocketPair } from '../support/socket-harness.js';
+
+/** The one part of ArgumentsHost the filter reads: the ws client. */
+const hostOf = (client: WebSocket) => ({ switchToWs: () => ({ getClient: () => client }) }) as unknown as ArgumentsHost;
+
+describe('WebSocketErrorFilter', () => {
+  let harness: SocketHarness;
+  let pair: SocketPair;
+  beforeEach(async () => {
+    harness = await SocketHarness.start();
+    pair = await harness.connect();
+  });
+  afterEach(() => harness.close());
+
+  const next = () => new Promise<unknown>((resolve) => pair.client.once('message', (d) => resolve(JSON.parse(String(d)))));
+
+  describe('#catch', () => {
+    it("answers the module's errors with their stable code", async () => {
+      const received = next();
+      new WebSocketErrorFilter().catch(new RegistryUnavailableError(), hostOf(pair.server));
+      expect(await received).toEqual({ event: 'error', data: { code: 'REGISTRY_UNAVAILABLE' } });
+    });
+
+    it('answers anything else as INTERNAL_ERROR, without leaking its code', async () => {
+      const received = next();
+      new WebSocketErrorFilter().catch(Object.assign(new Error('boom'), { code: 'ECONNRESET' }), hostOf(pair.server));
+      expect(await received).toEqual({ event: 'error', data: { code: 'INTERNAL_ERROR' } });
+    });
+  });
+});
