@@ -20,6 +20,9 @@ import {
   WS_MANAGER_DEFAULTS,
   WS_MANAGER_OPTIONS,
   type ResolvedWsManagerOptions,
+  RegistryEventsService,
+  WebSocketManagerMetrics,
+  CleanupAlarmService,
 } from '../../src/index.js';
 
 // A stand-in for @nestjs/config: a module exporting a service that holds values.
@@ -41,7 +44,10 @@ const EXPORTED = [
   EmergencyCleanupService,
   ScheduledSweepService,
   WebSocketManagerFactory,
+  RegistryEventsService,
   EmergencyCleanupInterceptor,
+  WebSocketManagerMetrics,
+  CleanupAlarmService,
 ];
 
 describe('WebSocketManagerModule', () => {
