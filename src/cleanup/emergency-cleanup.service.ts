@@ -73,13 +73,13 @@ export class EmergencyCleanupService {
         )
       : null;
     const report: CleanupReport = { trigger: plan.trigger, userId, needed: 0, freed: false, detected: 0, removed: 0, probe, levels: [], durationMs: 0 };
-    let first = true;
+    let remaining: number | undefined; // the user's managers after the last level run
     for (const level of levelsUpTo(plan.maxLevel)) {
       const levelStarted = performance.now();
       const assessments = await this.health.assessUser(userId);
       const needed = Math.max(0, assessments.length - limit + 1);
-      if (first) report.needed = needed;
-      first = false;
+      if (remaining === undefined) report.needed = needed;
+      remaining = assessments.length;
       if (plan.stopWhenFreed && needed === 0) break;
       const candidates = selectCleanupCandidates(level, assessments, needed);
       const levelReport = await this.removeCandidates(candidates, level, plan.trigger);
@@ -87,9 +87,11 @@ export class EmergencyCleanupService {
       report.levels.push(levelReport);
       report.detected += levelReport.candidates;
       report.removed += levelReport.removed;
-      if (plan.stopWhenFreed && assessments.length - levelReport.removed < limit) break;
+      remaining -= levelReport.removed;
+      if (plan.stopWhenFreed && remaining < limit) break;
     }
-    report.freed = (await this.registry.countByUser(userId)) < limit;
+    // Derived, not re-read: the caller's admission asks the registry again anyway.
+    report.freed = (remaining ?? 0) < limit;
     report.durationMs = performance.now() - started;
     this.lifecycle.emit({ type: 'cleanup', report });
     return report;
