@@ -110,7 +110,8 @@ describe('WebSocketManagerGateway protocol', () => {
       event: 'error',
       data: { code: 'MANAGER_LIMIT_REACHED', limit: 2, active: 2, retryAfterMs: expect.any(Number) },
     });
-    expect(running.factory.managerOfSocket([...running.factory.allLocal()].find((m) => m.context === 'second')!.connections.values().next().value!.socket)?.context).toBe('second');
+    client.send('status');
+    expect((await client.next('status')).data).toMatchObject({ context: 'second', managerId: joined.data.managerId });
     client.send('join', { context: 'first' });
     expect((await client.next('joined')).data).toMatchObject({ managerId: session.data.managerId, resumed: true });
     client.send('join', { context: 'bad context!' });
