@@ -11,6 +11,7 @@ export { WebSocketManagerFactory, CONTEXT_PATTERN, type AcquireRequest, type Adm
 export { WebSocketManager, CloseCodes } from './managers/websocket-manager.js';
 export { ManagedConnection } from './managers/managed-connection.js';
 export { LocalManagerStore } from './managers/local-manager.store.js';
+export { ManagerLedger, type Confirmation, type Removal, type ReRegistration } from './managers/manager-ledger.service.js';
 export { RegistryEventsService } from './managers/registry-events.service.js';
 
 export { HealthAssessmentService } from './health/health-assessment.service.js';

@@ -18,6 +18,7 @@ import { HealthAssessmentService } from './health/health-assessment.service.js';
 import { HeartbeatService } from './heartbeat/heartbeat.service.js';
 import { ManagerLifecycleService } from './lifecycle/manager-lifecycle.service.js';
 import { LocalManagerStore } from './managers/local-manager.store.js';
+import { ManagerLedger } from './managers/manager-ledger.service.js';
 import { RegistryEventsService } from './managers/registry-events.service.js';
 import { WebSocketManagerFactory } from './managers/websocket-manager.factory.js';
 import { createManagerRegistry } from './registry/create-manager-registry.js';
@@ -43,6 +44,7 @@ export interface WebSocketManagerModuleAsyncOptions extends Pick<ModuleMetadata,
 /** Services other modules may inject. */
 const EXPORTED_SERVICES = [
   LocalManagerStore,
+  ManagerLedger,
   ManagerLifecycleService,
   HealthAssessmentService,
   HeartbeatService,

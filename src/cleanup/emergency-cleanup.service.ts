@@ -1,13 +1,12 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { MANAGER_REGISTRY, WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
+import { Inject, Injectable } from '@nestjs/common';
+import { WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
 import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
 import { HealthAssessmentService } from '../health/health-assessment.service.js';
 import { HealthClass } from '../health/health-class.js';
 import type { CleanupTrigger } from '../lifecycle/manager-lifecycle.event.js';
 import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
 import { LocalManagerStore } from '../managers/local-manager.store.js';
-import { CloseCodes } from '../managers/websocket-manager.js';
-import type { ManagerRegistry } from '../registry/manager-registry.interface.js';
+import { ManagerLedger, type Removal } from '../managers/manager-ledger.service.js';
 import { selectCleanupCandidates, type CleanupCandidate } from './cleanup-candidates.js';
 import { CleanupLevel, levelsUpTo } from './cleanup-level.js';
 import type { CleanupLevelReport, CleanupReport } from './cleanup-report.js';
@@ -22,6 +21,8 @@ export interface UserCleanupPlan {
   stopWhenFreed: boolean;
   /** Run the admission-time liveness probe first. */
   probe: boolean;
+  /** The user's limit; unset: the one the user was last admitted with here, else `maxManagersPerUser`. */
+  limit?: number;
 }
 
 /**
@@ -31,11 +32,9 @@ export interface UserCleanupPlan {
  */
 @Injectable()
 export class EmergencyCleanupService {
-  private readonly logger = new Logger('WebSocketManager');
-
   constructor(
     @Inject(WS_MANAGER_OPTIONS) private readonly options: ResolvedWsManagerOptions,
-    @Inject(MANAGER_REGISTRY) private readonly registry: ManagerRegistry,
+    private readonly ledger: ManagerLedger,
     private readonly store: LocalManagerStore,
     private readonly health: HealthAssessmentService,
     private readonly lifecycle: ManagerLifecycleService,
@@ -47,12 +46,12 @@ export class EmergencyCleanupService {
    * `maxCleanupLevel`.
    */
   emergency(userId: string): Promise<CleanupReport> {
-    return this.store.lock.run(userId, () => this.runForUserLocked(userId, this.emergencyPlan()));
+    return this.ledger.withUser(userId, () => this.runForUserLocked(userId, this.emergencyPlan()));
   }
 
   /** Runs `level` (and every level below it) for one user, making room for one new session. */
   manual(userId: string, level: CleanupLevel): Promise<CleanupReport> {
-    return this.store.lock.run(userId, () =>
+    return this.ledger.withUser(userId, () =>
       this.runForUserLocked(userId, { trigger: 'manual', maxLevel: level, stopWhenFreed: false, probe: false }),
     );
   }
@@ -62,10 +61,10 @@ export class EmergencyCleanupService {
     return { trigger: 'emergency', maxLevel: this.options.maxCleanupLevel, stopWhenFreed: true, probe: true };
   }
 
-  /** Per-user cleanup; the caller must hold `LocalManagerStore.lock` for `userId`. */
+  /** Per-user cleanup; the caller must hold the user's lock (`ManagerLedger.withUser`). */
   async runForUserLocked(userId: string, plan: UserCleanupPlan): Promise<CleanupReport> {
     const started = performance.now();
-    const limit = this.options.maxManagersPerUser;
+    const limit = plan.limit ?? this.ledger.limitOf(userId);
     const probe = plan.probe
       ? await probeConnections(
           this.store.listByUser(userId).flatMap((m) => [...m.connections]),
@@ -104,7 +103,7 @@ export class EmergencyCleanupService {
       if (assessment.health === HealthClass.Zombie) {
         this.lifecycle.emit({ type: 'zombie_detected', userId: assessment.userId, managerId: assessment.managerId, reason });
       }
-      const outcome = await this.removeOne(assessment.userId, assessment.managerId, assessment.nodeId, level, reason, trigger);
+      const outcome = await this.ledger.removeLocked(assessment.userId, assessment.managerId, assessment.nodeId, level, reason, trigger);
       if (outcome.closeFailed) report.closeFailures++;
       if (outcome.removed) {
         report.removed++;
@@ -115,50 +114,11 @@ export class EmergencyCleanupService {
   }
 
   /**
-   * Closes the manager's sockets (here, or by asking its owner) and removes its registry entry,
-   * whatever the close did. `removed` is true when the slot is free afterwards.
+   * Removes one manager wherever it is, under its user's lock: closes its sockets (here, or by
+   * asking its owner) and removes its registry entry whatever the close did. `removed` is true
+   * when the slot is free afterwards.
    */
-  async removeOne(
-    userId: string,
-    managerId: string,
-    nodeId: string,
-    level: string,
-    reason: string,
-    trigger: CleanupTrigger,
-  ): Promise<{ removed: boolean; closeFailed: boolean }> {
-    const manager = this.store.get(managerId);
-    let closeFailed = false;
-    let evicted = false;
-    if (manager) {
-      this.store.delete(manager);
-      evicted = manager.connections.size > 0;
-      try {
-        manager.closeAll(CloseCodes.Evicted, 'EVICTED', { event: 'evicted', data: { level, reason } });
-      } catch (error) {
-        closeFailed = true;
-        this.logger.warn(`closing manager ${managerId} of user ${userId} failed (${String(error)}); removing it anyway`);
-      }
-    } else if (nodeId !== this.options.nodeId) {
-      const record = await this.registry.get(userId, managerId).catch(() => null);
-      if (record) {
-        await this.registry
-          .requestEviction({ record, level, reason, requestedBy: this.options.nodeId })
-          .catch((error: unknown) => this.logger.warn(`eviction request for ${managerId} failed: ${String(error)}`));
-      }
-    }
-    let removed: boolean;
-    try {
-      removed = (await this.registry.remove(userId, managerId)) || manager !== undefined;
-    } catch (error) {
-      this.logger.error(`registry removal of manager ${managerId} of user ${userId} failed: ${String(error)}`);
-      removed = false;
-    }
-    if (removed) {
-      const context = manager?.context ?? '';
-      this.lifecycle.emit({ type: 'removed', userId, managerId, context, trigger, level, reason, evicted, closeFailed });
-      // Evictions of open sessions get a line each; silent removals are in the run's one line.
-      if (evicted) this.logger.log(`evicted manager ${managerId} of user ${userId} (trigger=${trigger} level=${level} reason=${reason})`);
-    }
-    return { removed, closeFailed };
+  removeOne(userId: string, managerId: string, nodeId: string, level: string, reason: string, trigger: CleanupTrigger): Promise<Removal> {
+    return this.ledger.withUser(userId, () => this.ledger.removeLocked(userId, managerId, nodeId, level, reason, trigger));
   }
 }

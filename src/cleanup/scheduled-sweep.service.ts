@@ -8,6 +8,7 @@ import { HealthAssessmentService } from '../health/health-assessment.service.js'
 import { HealthClass, type HealthAssessment } from '../health/health-class.js';
 import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
 import { LocalManagerStore } from '../managers/local-manager.store.js';
+import { ManagerLedger } from '../managers/manager-ledger.service.js';
 import type { WebSocketManager } from '../managers/websocket-manager.js';
 import type { ManagerRegistry } from '../registry/manager-registry.interface.js';
 import { selectCleanupCandidates } from './cleanup-candidates.js';
@@ -30,8 +31,12 @@ export interface SweepStatus {
 }
 
 /**
- * The scheduled sweep on `cleanupCron`: conservative + moderate over every manager this instance
- * holds, plus reconciliation of this instance's registry entries. Registered with
+ * The scheduled sweep on `cleanupCron`: removes the zombie and unresponsive managers this
+ * instance holds, and inactive ones without an open connection (a connected session that answers
+ * pings is never evicted here: idle and inactive connected managers are candidates only for
+ * emergency cleanup at the limit), then reconciles this instance's registry entries in both
+ * directions: entries without a manager here are removed, managers here without an entry are
+ * counted again or closed. Registered with
  * `SchedulerRegistry` at bootstrap and removed at shutdown; never overlaps itself; yields to the
  * event loop every `sweepSliceSize` managers. Requires `ScheduleModule.forRoot()` in the host app.
  */
@@ -39,6 +44,7 @@ export interface SweepStatus {
 export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('WebSocketManager');
   private running: Promise<CleanupReport> | null = null;
+  private sweepCount = 0;
   private status: SweepStatus = { lastFinishedAt: null, lastZombies: 0, lastReport: null, running: false };
 
   constructor(
@@ -47,6 +53,7 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
     private readonly store: LocalManagerStore,
     private readonly health: HealthAssessmentService,
     private readonly cleanup: EmergencyCleanupService,
+    private readonly ledger: ManagerLedger,
     private readonly lifecycle: ManagerLifecycleService,
     private readonly scheduler: SchedulerRegistry,
   ) {}
@@ -89,11 +96,11 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
     const removeBatch = async (assessments: HealthAssessment[]) => {
       for (const seen of assessments) {
         // Judged again under the user's lock: an admission may have revived it since.
-        await this.store.lock.run(seen.userId, async () => {
+        await this.ledger.withUser(seen.userId, async () => {
           const manager = this.store.get(seen.managerId);
           if (!manager) return;
           const [candidate] = selectCleanupCandidates(CleanupLevel.Moderate, [this.health.assessManager(manager)], 0);
-          if (!candidate) return;
+          if (!candidate || !sweepRemoves(candidate.assessment)) return;
           const level = candidate.assessment.health === HealthClass.Zombie ? CleanupLevel.Conservative : CleanupLevel.Moderate;
           if (level === CleanupLevel.Conservative) zombies++;
           const levelStarted = performance.now();
@@ -104,13 +111,14 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
     };
 
     const now = Date.now();
+    const sweepId = ++this.sweepCount;
     let batch: HealthAssessment[] = [];
     let stale: WebSocketManager[] = [];
     let visited = 0;
     for (const manager of this.store.values()) {
       // Classify without allocating; build the full assessment only for what will be removed.
       const health = this.health.classOf(manager, now);
-      if (health === HealthClass.Zombie || health === HealthClass.Unresponsive || health === HealthClass.Inactive) {
+      if (health === HealthClass.Zombie || health === HealthClass.Unresponsive || (health === HealthClass.Inactive && !manager.isConnected)) {
         batch.push(this.health.assessManager(manager, now));
       } else if (manager.lastActivityAt > manager.reportedActivityAt) {
         stale.push(manager);
@@ -125,7 +133,8 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
     }
     await removeBatch(batch);
     await this.reportActivity(stale);
-    zombies += await this.reconcileRegistry(reports.get(CleanupLevel.Conservative)!);
+    zombies += await this.reconcileRegistry(reports.get(CleanupLevel.Conservative)!, sweepId);
+    await this.reconcileLocal(now, sweepId);
 
     const levels = [...reports.values()];
     const report: CleanupReport = {
@@ -164,8 +173,11 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
     );
   }
 
-  /** Registry entries of this instance without a manager here are orphans: removed. */
-  private async reconcileRegistry(report: CleanupLevelReport): Promise<number> {
+  /**
+   * Registry entries of this instance without a manager here are orphans: removed. Managers
+   * found are marked with `sweepId`, for {@link reconcileLocal}.
+   */
+  private async reconcileRegistry(report: CleanupLevelReport, sweepId: number): Promise<number> {
     let cursor: string | undefined;
     let orphans = 0;
     do {
@@ -173,13 +185,16 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
       cursor = page.cursor;
       // Entries younger than the grace may belong to an admission whose manager is being created.
       const settled = Date.now() - ORPHAN_GRACE_MS;
-      const found = page.records
-        .filter((r) => r.createdAt < settled && !this.store.get(r.managerId))
-        .map((r) => this.health.assess(r, undefined));
+      const found: HealthAssessment[] = [];
+      for (const record of page.records) {
+        const manager = this.store.get(record.managerId);
+        if (manager) manager.registrySweepId = sweepId;
+        else if (record.createdAt < settled) found.push(this.health.assess(record, undefined));
+      }
       for (const candidate of selectCleanupCandidates(CleanupLevel.Conservative, found, 0)) {
         const { userId, managerId } = candidate.assessment;
         // Under the user's lock, and only if no admission made a manager for it meanwhile.
-        await this.store.lock.run(userId, async () => {
+        await this.ledger.withUser(userId, async () => {
           if (this.store.get(managerId)) return;
           const started = performance.now();
           merge(report, await this.cleanup.removeCandidates([candidate], CleanupLevel.Conservative, 'scheduled'), performance.now() - started);
@@ -190,6 +205,30 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
     } while (cursor !== undefined);
     return orphans;
   }
+
+  /**
+   * Managers held here since before this sweep whose entry the scan did not find: the registry
+   * lost them (reaped while this instance was cut off, an eviction request that never arrived).
+   * Each is counted again if it fits, else closed: never served uncounted.
+   */
+  private async reconcileLocal(sweepStartedAt: number, sweepId: number): Promise<void> {
+    let missing: WebSocketManager[] = [];
+    let visited = 0;
+    for (const manager of this.store.values()) {
+      if (manager.registrySweepId !== sweepId && manager.createdAt < sweepStartedAt) missing.push(manager);
+      if (++visited % this.options.sweepSliceSize === 0) {
+        await this.ledger.settle(missing, 'registry_lost');
+        missing = [];
+        await yieldToLoop();
+      }
+    }
+    await this.ledger.settle(missing, 'registry_lost');
+  }
+}
+
+/** The scheduled sweep leaves connected managers alone unless they are dead or unresponsive. */
+function sweepRemoves(assessment: HealthAssessment): boolean {
+  return assessment.health !== HealthClass.Inactive || !assessment.openConnections;
 }
 
 function merge(into: CleanupLevelReport, from: CleanupLevelReport, durationMs: number): void {

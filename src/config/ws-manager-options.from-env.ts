@@ -31,6 +31,7 @@ export const WS_ENV_VARIABLES: Readonly<Record<string, readonly [EnvOptionKey, z
   WS_REDIS_KEY_PREFIX: ['redisKeyPrefix', text],
   WS_NODE_ID: ['nodeId', text],
   WS_LEASE_TTL_MS: ['leaseTtlMs', int],
+  WS_REGISTRY_TIMEOUT_MS: ['registryTimeoutMs', int],
   WS_SWEEP_SLICE_SIZE: ['sweepSliceSize', int],
   WS_ALARM_THRESHOLD: ['alarmThreshold', int],
   WS_ALARM_WINDOW_MS: ['alarmWindowMs', int],

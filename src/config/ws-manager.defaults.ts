@@ -22,6 +22,7 @@ export const WS_MANAGER_DEFAULTS = {
   redisUrl: 'redis://127.0.0.1:6379',
   redisKeyPrefix: 'wsm:',
   leaseTtlMs: 15_000,
+  registryTimeoutMs: 5_000,
   sweepSliceSize: 500,
   alarmThreshold: 3,
   alarmWindowMs: 600_000,

@@ -51,6 +51,12 @@ export interface WsManagerOptions {
   nodeId?: string;
   /** A silent instance's managers stop counting after this. @default 15000 */
   leaseTtlMs?: number;
+  /**
+   * How long one registry call may take before it counts as an outage (the admission closes with
+   * 1013 and the user's lock moves on), so that a hung registry never wedges a user.
+   * @default 5000
+   */
+  registryTimeoutMs?: number;
   /** Managers assessed per event-loop turn by the sweep. @default 500 */
   sweepSliceSize?: number;
   /** Emergency-cleanup failures for one user within `alarmWindowMs` that raise the alarm. @default 3 */

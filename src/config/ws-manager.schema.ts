@@ -48,6 +48,7 @@ export const wsManagerOptionsSchema = z
       .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 characters of [A-Za-z0-9._:-]')
       .default(defaultNodeId),
     leaseTtlMs: ms(1000).default(D.leaseTtlMs),
+    registryTimeoutMs: ms(10).max(600_000).default(D.registryTimeoutMs),
     sweepSliceSize: count(1).default(D.sweepSliceSize),
     alarmThreshold: count(1).default(D.alarmThreshold),
     alarmWindowMs: ms(1).default(D.alarmWindowMs),

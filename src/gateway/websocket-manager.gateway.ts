@@ -14,6 +14,8 @@ import { EmergencyCleanupInterceptor } from '../cleanup/emergency-cleanup.interc
 import { WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
 import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
 import { ManagerLimitExceededError } from '../errors/manager-limit-exceeded.error.js';
+import { ContextBusyError } from '../errors/context-busy.error.js';
+import { RegistryReplyError } from '../errors/registry-reply.error.js';
 import { RegistryUnavailableError } from '../errors/registry-unavailable.error.js';
 import { HealthAssessmentService } from '../health/health-assessment.service.js';
 import { WebSocketManagerFactory, type Admission } from '../managers/websocket-manager.factory.js';
@@ -72,7 +74,7 @@ export abstract class WebSocketManagerGateway implements OnGatewayConnection, On
   }
 
   handleDisconnect(client: WebSocket): void {
-    this.factory.release(client);
+    this.factory.release(client).catch((error: unknown) => this.logger.error(`release failed: ${String(error)}`));
   }
 
   /** Resolves to the socket's admission once its session is established, `null` if refused. */
@@ -157,8 +159,11 @@ export abstract class WebSocketManagerGateway implements OnGatewayConnection, On
       const { code, limit, active, retryAfterMs } = error;
       this.send(client, 'error', { code, limit, active, retryAfterMs });
       client.close(CloseCodes.LimitReached, code);
-    } else if (error instanceof RegistryUnavailableError) {
+    } else if (error instanceof RegistryUnavailableError || error instanceof ContextBusyError) {
       client.close(CloseCodes.TryAgainLater, error.code);
+    } else if (error instanceof RegistryReplyError) {
+      // Already logged with its message and counted where the registry answered.
+      client.close(1011, error.code);
     } else {
       this.logger.error(`admission failed: ${String(error)}`);
       client.close(1011, 'INTERNAL_ERROR');

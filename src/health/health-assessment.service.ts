@@ -5,6 +5,7 @@ import { LocalManagerStore } from '../managers/local-manager.store.js';
 import type { WebSocketManager } from '../managers/websocket-manager.js';
 import type { ManagerRecord } from '../registry/manager-record.js';
 import type { ManagerRegistry } from '../registry/manager-registry.interface.js';
+import { callRegistry } from '../registry/registry-call.js';
 import { HealthClass, HealthReason, type HealthAssessment } from './health-class.js';
 
 /**
@@ -22,7 +23,7 @@ export class HealthAssessmentService {
 
   /** Every manager of one user, from the registry joined with this instance's sockets. */
   async assessUser(userId: string, now = Date.now()): Promise<HealthAssessment[]> {
-    const records = await this.registry.listByUser(userId);
+    const records = await callRegistry('listByUser', this.options.registryTimeoutMs, () => this.registry.listByUser(userId));
     const seen = new Set<string>();
     const result = records.map((record) => {
       seen.add(record.managerId);

@@ -24,6 +24,8 @@ export type ManagerLifecycleEvent =
     }
   | { type: 'zombie_detected'; userId: string; managerId: string; reason: string; at: number }
   | { type: 'heartbeat_terminated'; userId: string; connectionId: string; at: number }
+  /** The registry answered with an error (a bug, not an outage): logged, counted, the admission closed 1011. */
+  | { type: 'registry_error'; operation: string; message: string; at: number }
   | { type: 'cleanup'; report: CleanupReport; at: number }
   | { type: 'emergency_cleanup_failed'; userId: string; at: number }
   | { type: 'alarm'; userId: string; failures: number; windowMs: number; at: number };

@@ -1,11 +1,20 @@
-/** Serialises async sections per key (per user); keys with nothing queued hold no memory. */
+/**
+ * Serialises async sections per key (per user); keys with nothing queued hold no memory.
+ *
+ * A section that never settles (a hung registry call the caller forgot to bound) must not wedge
+ * its key forever: a waiter gives up on the section before it after `maxWaitMs` and runs anyway.
+ * Callers bound their own I/O well below that; this is the backstop.
+ */
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<unknown>>();
 
+  /** @param maxWaitMs How long a section waits for the one before it before running anyway. */
+  constructor(private readonly maxWaitMs = 30_000) {}
+
   /** Runs `section` after every section queued before it for `key`; a failure does not block the next. */
   async run<T>(key: string, section: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    const current = previous.then(section, section);
+    const previous = this.tails.get(key);
+    const current = previous ? this.bounded(previous).then(section) : section();
     const tail = current.catch(() => undefined);
     this.tails.set(key, tail);
     try {
@@ -13,5 +22,19 @@ export class KeyedMutex {
     } finally {
       if (this.tails.get(key) === tail) this.tails.delete(key);
     }
+  }
+
+  /** Whether a section is running or queued for `key`. */
+  isBusy(key: string): boolean {
+    return this.tails.has(key);
+  }
+
+  private bounded(previous: Promise<unknown>): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.maxWaitMs);
+      timer.unref();
+    });
+    return Promise.race([previous, expired]).finally(() => clearTimeout(timer));
   }
 }

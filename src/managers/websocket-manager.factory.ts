@@ -3,19 +3,19 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import { EmergencyCleanupService } from '../cleanup/emergency-cleanup.service.js';
 import type { CleanupReport } from '../cleanup/cleanup-report.js';
-import { MANAGER_REGISTRY, WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
+import { WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
 import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
+import { ContextBusyError } from '../errors/context-busy.error.js';
 import { InvalidContextError } from '../errors/invalid-context.error.js';
 import { ManagerLimitExceededError } from '../errors/manager-limit-exceeded.error.js';
-import { RegistryUnavailableError } from '../errors/registry-unavailable.error.js';
 import { HealthAssessmentService } from '../health/health-assessment.service.js';
-import { HeartbeatService } from '../heartbeat/heartbeat.service.js';
 import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
 import type { ManagerRecord } from '../registry/manager-record.js';
-import type { AdmitResult, ManagerRegistry } from '../registry/manager-registry.interface.js';
+import type { AdmitResult } from '../registry/manager-registry.interface.js';
 import { LocalManagerStore } from './local-manager.store.js';
-import { ManagedConnection } from './managed-connection.js';
-import { CloseCodes, WebSocketManager } from './websocket-manager.js';
+import type { ManagedConnection } from './managed-connection.js';
+import { ManagerLedger } from './manager-ledger.service.js';
+import type { WebSocketManager } from './websocket-manager.js';
 
 /** Context ids: 1–64 characters of `[A-Za-z0-9._:-]`. */
 export const CONTEXT_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -34,6 +34,8 @@ export interface AcquireRequest {
    * @default true
    */
   emergencyCleanup?: boolean;
+  /** This user's limit (from the identity step); unset: `maxManagersPerUser`. */
+  limit?: number;
 }
 
 /** A socket admitted to a manager. */
@@ -52,25 +54,26 @@ export interface Admission {
   cleanup: CleanupReport | null;
 }
 
+/** How often an admission supersedes a context that another instance keeps taking back. */
+const SUPERSEDE_ATTEMPTS = 3;
+
 /**
- * Creates or re-attaches the manager of (user, context), enforcing the per-user limit through
- * emergency cleanup. Whoever owns the socket calls {@link release} when it closes; if that is
- * missed, the socket's own state still marks the manager a zombie for the next cleanup.
+ * Admission policy: creates or re-attaches the manager of (user, context), enforcing the per-user
+ * limit through emergency cleanup, and refuses with a reason when no slot frees. Who holds what
+ * is changed only through {@link ManagerLedger}, under the user's lock. Whoever owns the socket
+ * calls {@link release} when it closes; if that is missed, the socket's own state still marks the
+ * manager a zombie for the next cleanup.
  */
 @Injectable()
 export class WebSocketManagerFactory {
   private readonly logger = new Logger('WebSocketManager');
-  private readonly bySocket = new WeakMap<WebSocket, ManagedConnection>();
-  private readonly managerOf = new WeakMap<ManagedConnection, WebSocketManager>();
-  private lastSyncWarningAt = 0;
 
   constructor(
     @Inject(WS_MANAGER_OPTIONS) private readonly options: ResolvedWsManagerOptions,
-    @Inject(MANAGER_REGISTRY) private readonly registry: ManagerRegistry,
     private readonly store: LocalManagerStore,
+    private readonly ledger: ManagerLedger,
     private readonly cleanup: EmergencyCleanupService,
     private readonly health: HealthAssessmentService,
-    private readonly heartbeat: HeartbeatService,
     private readonly lifecycle: ManagerLifecycleService,
   ) {}
 
@@ -78,37 +81,37 @@ export class WebSocketManagerFactory {
    * Admits `socket` to the manager of (user, context): re-attaches an existing one (`resumed`), or
    * creates one if the user is under the limit after the allowed emergency cleanup. Throws
    * {@link ManagerLimitExceededError} when no slot could be freed, {@link InvalidContextError} for a
-   * bad context, {@link RegistryUnavailableError} when the registry cannot be reached.
+   * bad context, `RegistryUnavailableError` when the registry cannot be reached (or does not answer
+   * within `registryTimeoutMs`), `RegistryReplyError` when it answers with an error, and
+   * {@link ContextBusyError} when other instances keep taking the context back.
    */
   async acquire(request: AcquireRequest): Promise<Admission> {
     const context = request.context ?? randomUUID();
     if (!CONTEXT_PATTERN.test(context)) throw new InvalidContextError(context);
-    return this.store.lock.run(request.userId, () => this.acquireLocked(request, context));
+    return this.ledger.withUser(request.userId, () => this.acquireLocked(request, context));
   }
 
   /**
    * Moves a connection to another context of the same user (the wire `join`). The connection
-   * stays where it was if the new context cannot be admitted.
+   * stays where it was if the new context cannot be admitted. The whole move runs under the
+   * user's lock, so a socket is on exactly one manager whatever else arrives meanwhile.
    */
-  async move(connection: ManagedConnection, context: string, emergencyCleanup = true): Promise<Admission> {
-    const previous = this.managerOf.get(connection);
-    if (previous?.context === context) {
-      const active = await this.countUser(connection.userId);
-      return { manager: previous, connection, resumed: true, limit: this.options.maxManagersPerUser, active, cleanup: null };
-    }
-    if (!CONTEXT_PATTERN.test(context)) throw new InvalidContextError(context);
-    // Leave, admit and (on refusal) come back under the user's lock, so no concurrent cleanup
-    // sees the manager being left as detached. Leaving first means the cleanup run by this
-    // admission treats that manager as detached rather than evicting it with this socket on it.
-    return this.store.lock.run(connection.userId, async () => {
-      if (previous) this.detachFrom(previous, connection);
+  move(connection: ManagedConnection, context: string, emergencyCleanup = true): Promise<Admission> {
+    const { userId } = connection;
+    return this.ledger.withUser(userId, async () => {
+      const previous = this.store.managerOf(connection);
+      const limit = this.ledger.limitOf(userId);
+      if (previous?.context === context) {
+        return { manager: previous, connection, resumed: true, limit, active: await this.ledger.countUser(userId), cleanup: null };
+      }
+      if (!CONTEXT_PATTERN.test(context)) throw new InvalidContextError(context);
+      // Leaving first means the cleanup run by this admission sees the manager being left as
+      // detached rather than evicting it with this socket on it.
+      if (previous) this.ledger.detachLocked(connection, false);
       try {
-        return await this.acquireLocked({ userId: connection.userId, socket: connection.socket, emergencyCleanup }, context);
+        return await this.acquireLocked({ userId, socket: connection.socket, emergencyCleanup, limit }, context);
       } catch (error) {
-        if (previous && this.store.get(previous.id) === previous && connection.isOpen) {
-          this.attach(previous, connection.socket, false, await this.countUser(connection.userId), null);
-          void this.syncRecord(previous);
-        }
+        if (previous && this.store.get(previous.id) === previous && connection.isOpen) this.ledger.attachLocked(previous, connection.socket, true);
         throw error;
       }
     });
@@ -119,33 +122,29 @@ export class WebSocketManagerFactory {
    * established, so a connect-then-close does not hold a slot for a whole resume window.
    */
   async discard(admission: Admission): Promise<void> {
-    this.release(admission.connection.socket);
-    if (admission.resumed || admission.manager.isConnected) return;
+    await this.release(admission.connection.socket);
+    if (admission.resumed) return;
     const { manager } = admission;
-    await this.store.lock.run(manager.userId, () =>
-      this.cleanup.removeOne(manager.userId, manager.id, manager.nodeId, 'reconcile', 'sockets_closed', 'emergency'),
-    );
+    await this.ledger.withUser(manager.userId, async () => {
+      if (this.store.get(manager.id) !== manager || manager.isConnected) return;
+      await this.ledger.removeLocked(manager.userId, manager.id, manager.nodeId, 'reconcile', 'sockets_closed', 'emergency');
+    });
   }
 
   /** Detaches the socket's connection from its manager (call on socket close). */
-  release(socket: WebSocket): void {
-    const connection = this.bySocket.get(socket);
-    if (!connection) return;
-    this.bySocket.delete(socket);
-    this.heartbeat.untrack(connection);
-    const manager = this.managerOf.get(connection);
-    if (manager) this.detachFrom(manager, connection);
+  release(socket: WebSocket): Promise<void> {
+    return this.ledger.release(socket);
   }
 
   /** The tracked connection of a socket. */
   connectionOf(socket: WebSocket): ManagedConnection | undefined {
-    return this.bySocket.get(socket);
+    return this.store.connectionOf(socket);
   }
 
   /** The manager a socket is attached to. */
   managerOfSocket(socket: WebSocket): WebSocketManager | undefined {
-    const connection = this.bySocket.get(socket);
-    return connection ? this.managerOf.get(connection) : undefined;
+    const connection = this.store.connectionOf(socket);
+    return connection ? this.store.managerOf(connection) : undefined;
   }
 
   /** A manager held by this instance. */
@@ -165,28 +164,28 @@ export class WebSocketManagerFactory {
 
   private async acquireLocked(request: AcquireRequest, context: string): Promise<Admission> {
     const { userId, socket } = request;
-    const limit = this.options.maxManagersPerUser;
+    const limit = request.limit ?? this.options.maxManagersPerUser;
     const now = Date.now();
     const local = this.store.findByContext(userId, context);
     if (local && local.detachedAt !== null && now - local.detachedAt >= this.options.resumeWindowMs) {
-      await this.cleanup.removeOne(userId, local.id, local.nodeId, 'reconcile', 'resume_window_expired', 'emergency');
+      await this.ledger.removeLocked(userId, local.id, local.nodeId, 'reconcile', 'resume_window_expired', 'emergency');
     } else if (local) {
-      return this.attach(local, socket, true, await this.countUser(userId), null);
+      // A resume is served only once the registry counts it: its entry may have been reaped (a
+      // lapsed lease) or taken by a newer connection on another instance.
+      const confirmation = await this.ledger.confirmLocked(local, limit);
+      if (confirmation.kind === 'counted') {
+        this.ledger.setLimit(userId, limit);
+        const connection = this.ledger.attachLocked(local, socket, true);
+        return { manager: local, connection, resumed: true, limit, active: confirmation.active, cleanup: null };
+      }
+      this.ledger.dropLocal(local, 'reconcile', confirmation.kind === 'taken' ? 'superseded' : 'registry_lost', 'emergency');
     }
 
-    const record: ManagerRecord = {
-      managerId: randomUUID(),
-      userId,
-      context,
-      nodeId: this.options.nodeId,
-      createdAt: now,
-      lastActivityAt: now,
-      detachedAt: null,
-    };
+    const record: ManagerRecord = { managerId: randomUUID(), userId, context, nodeId: this.options.nodeId, createdAt: now, lastActivityAt: now, detachedAt: null };
     let cleanup: CleanupReport | null = null;
     let result = await this.admit(record, limit);
-    if (!result.admitted && !result.existing && request.emergencyCleanup !== false) {
-      cleanup = await this.cleanup.runForUserLocked(userId, this.cleanup.emergencyPlan());
+    if (!result.admitted && request.emergencyCleanup !== false) {
+      cleanup = await this.cleanup.runForUserLocked(userId, { ...this.cleanup.emergencyPlan(), limit });
       result = await this.admit(record, limit);
     }
     if (!result.admitted) {
@@ -196,28 +195,25 @@ export class WebSocketManagerFactory {
       if (request.emergencyCleanup !== false) this.reportRejection(error);
       throw error;
     }
-    const manager = new WebSocketManager(record, this.options.resumeBuffer);
-    this.store.add(manager);
-    this.lifecycle.emit({ type: 'created', userId, managerId: record.managerId, context });
-    return this.attach(manager, socket, false, result.active, cleanup);
+    const manager = this.ledger.createLocked(record, limit);
+    const connection = this.ledger.attachLocked(manager, socket, false);
+    return { manager, connection, resumed: false, limit, active: result.active, cleanup };
   }
 
-  /** Admits through the registry, settling a leftover (user, context) entry first. */
+  /**
+   * Admits through the registry. A context held by a manager that is not here (another
+   * instance's, or an orphan of this one) is superseded: the newest connection wins and the old
+   * holder closes it with 4002. Returns only "admitted" or "full".
+   */
   private async admit(record: ManagerRecord, limit: number): Promise<AdmitResult> {
-    for (let attempt = 0; ; attempt++) {
-      let result: AdmitResult;
-      try {
-        result = await this.registry.admit(record, limit);
-      } catch (error) {
-        throw error instanceof RegistryUnavailableError ? error : new RegistryUnavailableError(error);
-      }
-      if (!result.existing || attempt > 0) return result;
-      // The context's entry has no manager here: an orphan of this node, or a session detached on
-      // another instance. The newest connection wins; the old holder closes it (SUPERSEDED).
+    for (let attempt = 0; attempt < SUPERSEDE_ATTEMPTS; attempt++) {
+      const result = await this.ledger.admitLocked(record, limit);
       const { existing } = result;
+      if (!existing) return result;
       const reason = existing.nodeId === this.options.nodeId ? 'registry_orphan' : 'superseded';
-      await this.cleanup.removeOne(existing.userId, existing.managerId, existing.nodeId, 'reconcile', reason, 'emergency');
+      await this.ledger.removeLocked(existing.userId, existing.managerId, existing.nodeId, 'reconcile', reason, 'emergency');
     }
+    throw new ContextBusyError(record.userId, record.context);
   }
 
   /** Records a final refusal: lifecycle `rejected` event and a log line. */
@@ -225,69 +221,6 @@ export class WebSocketManagerFactory {
     const { userId, context, limit, active } = error;
     this.lifecycle.emit({ type: 'rejected', userId, context, limit, active });
     this.logger.warn(`refused a session of user ${userId}: ${active}/${limit} managers and cleanup freed none`);
-  }
-
-  private attach(
-    manager: WebSocketManager,
-    socket: WebSocket,
-    resumed: boolean,
-    active: number,
-    cleanup: CleanupReport | null,
-  ): Admission {
-    let connection = this.bySocket.get(socket);
-    if (!connection) {
-      connection = new ManagedConnection(socket, manager.userId);
-      this.bySocket.set(socket, connection);
-      this.heartbeat.track(connection);
-    }
-    const wasDetached = !manager.isConnected;
-    const superseded = manager.attach(connection, this.options.maxConnectionsPerManager);
-    this.managerOf.set(connection, manager);
-    for (const old of superseded) {
-      this.managerOf.delete(old);
-      this.bySocket.delete(old.socket);
-      this.heartbeat.untrack(old);
-      this.lifecycle.emit({ type: 'superseded', userId: manager.userId, managerId: manager.id, connectionId: old.id });
-      try {
-        old.socket.close(CloseCodes.Superseded, 'SUPERSEDED');
-      } catch {
-        old.socket.terminate();
-      }
-    }
-    if (wasDetached && resumed) void this.syncRecord(manager);
-    this.lifecycle.emit({ type: 'attached', userId: manager.userId, managerId: manager.id, context: manager.context, connectionId: connection.id });
-    if (resumed) {
-      this.lifecycle.emit({ type: 'resumed', userId: manager.userId, managerId: manager.id, context: manager.context, replayed: manager.bufferedCount });
-    }
-    return { manager, connection, resumed, limit: this.options.maxManagersPerUser, active, cleanup };
-  }
-
-  private detachFrom(manager: WebSocketManager, connection: ManagedConnection): void {
-    if (this.managerOf.get(connection) === manager) this.managerOf.delete(connection);
-    if (!manager.detach(connection)) return;
-    this.lifecycle.emit({ type: 'detached', userId: manager.userId, managerId: manager.id, context: manager.context });
-    void this.syncRecord(manager);
-  }
-
-  private async syncRecord(manager: WebSocketManager): Promise<void> {
-    const { lastActivityAt, detachedAt } = manager.toRecord();
-    try {
-      await this.registry.update(manager.userId, manager.id, { lastActivityAt, detachedAt });
-      manager.reportedActivityAt = Math.max(manager.reportedActivityAt, lastActivityAt);
-    } catch (error) {
-      // Once per outage, not once per socket that closes during it.
-      const now = Date.now();
-      if (now - this.lastSyncWarningAt > 10_000) this.logger.warn(`could not update managers in the registry: ${String(error)}`);
-      this.lastSyncWarningAt = now;
-    }
-  }
-
-  private async countUser(userId: string): Promise<number> {
-    try {
-      return await this.registry.countByUser(userId);
-    } catch {
-      return this.store.listByUser(userId).length;
-    }
   }
 
   /** When a slot may free: the first detached manager's resume expiry, else one heartbeat cycle. */

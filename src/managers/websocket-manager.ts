@@ -30,6 +30,8 @@ export class WebSocketManager {
   reportedActivityAt: number;
   /** Epoch ms the last connection left; `null` while connected. */
   detachedAt: number | null = null;
+  /** The last sweep whose registry scan found this manager's entry (local-side reconciliation). */
+  registrySweepId = 0;
   /** Made on the first buffered message: most managers never need one. */
   private buffer: string[] | null = null;
 

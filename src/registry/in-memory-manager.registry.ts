@@ -30,6 +30,12 @@ export class InMemoryManagerRegistry implements ManagerRegistry {
 
   async admit(record: ManagerRecord, limit: number): Promise<AdmitResult> {
     const user = this.users.get(record.userId);
+    const same = user?.byId.get(record.managerId);
+    if (same && user) {
+      if (user.byId.size <= limit) return { admitted: false, active: user.byId.size, existing: { ...same } };
+      await this.remove(record.userId, record.managerId);
+      return { admitted: false, active: user.byId.size };
+    }
     const existingId = user?.byContext.get(record.context);
     const existing = existingId === undefined ? undefined : user?.byId.get(existingId);
     if (existing) return { admitted: false, active: user!.byId.size, existing: { ...existing } };

@@ -6,7 +6,10 @@ export interface AdmitResult {
   admitted: boolean;
   /** The user's managers counted after the decision (including the new one when admitted). */
   active: number;
-  /** A manager of the same (user, context) already exists; nothing was added. */
+  /**
+   * Nothing was added because the registry already has this managerId (the record is confirmed:
+   * it still counts) or another manager of the same (user, context).
+   */
   existing?: ManagerRecord;
 }
 
@@ -30,14 +33,6 @@ export interface RecordPage {
   cursor?: string;
 }
 
-/** Outcome of {@link ManagerRegistry.reRegister}. */
-export interface ReRegisterResult {
-  /** Records counted again (newly admitted, or still present). */
-  admitted: ManagerRecord[];
-  /** Records that no longer fit (limit reached, or context taken meanwhile): evict them with a reason. */
-  refused: ManagerRecord[];
-}
-
 /**
  * Where managers are counted. Every method is async so that the in-memory default and the Redis
  * cluster registry are interchangeable. Implementations must make {@link admit} atomic per user:
@@ -53,8 +48,12 @@ export interface ManagerRegistry {
   /** Cheap reachability check for health endpoints. */
   ping(): Promise<boolean>;
   /**
-   * Atomically: when (user, context) already has a manager returns it as `existing`; otherwise
-   * adds `record` if the user holds fewer than `limit` managers, else refuses.
+   * Atomically, for one user:
+   * - `record.managerId` is registered: while the user holds at most `limit` managers it is
+   *   returned as `existing` (confirmed: it counts); past the limit (two instances admitted while
+   *   one of them was cut off) it is removed and refused, so its holder evicts it;
+   * - another manager holds (user, context): it is returned as `existing`, nothing is added;
+   * - otherwise `record` is added if the user holds fewer than `limit` managers, else refused.
    */
   admit(record: ManagerRecord, limit: number): Promise<AdmitResult>;
   /** One record, or `null`. */
@@ -76,13 +75,10 @@ export interface ManagerRegistry {
   /** Subscribes to eviction requests addressed to this instance; returns the unsubscribe. */
   onEvictionRequest(handler: (request: EvictionRequest) => void): () => void;
   /**
-   * Registries that can lose their store (Redis): calls `handler` each time the connection is
-   * back after an outage, once this instance counts as alive again. Returns the unsubscribe.
+   * Registries that can lose this instance's entries (Redis: an outage, a lease that lapsed while
+   * the instance or Redis was frozen, Redis restarted empty): calls `handler` once this instance
+   * counts as alive again, so that it re-registers what it holds through {@link admit}.
+   * Returns the unsubscribe.
    */
-  onReconnect?(handler: () => void): () => void;
-  /**
-   * Registries that can lose their store (Redis): re-admits this instance's records after an
-   * outage, each through the same atomic admission, so the limit still holds.
-   */
-  reRegister?(records: readonly ManagerRecord[], limit: number): Promise<ReRegisterResult>;
+  onResync?(handler: () => void): () => void;
 }

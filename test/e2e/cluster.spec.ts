@@ -197,7 +197,7 @@ describe('cluster mode (WS_REGISTRY=redis, real Redis, real app instances)', () 
       try {
         const now = Date.now();
         await other.admit({ managerId: 'theirs', userId: 'u1', context: 'thread', nodeId: 'other', createdAt: now, lastActivityAt: now, detachedAt: null }, 20);
-        expect(await app.app.get(RegistryEventsService).reRegisterAfterOutage()).toEqual({ kept: 0, evicted: 1 });
+        expect(await app.app.get(RegistryEventsService).reRegister()).toEqual({ kept: 0, evicted: 1 });
         expect(await held.client.closed).toEqual({ code: 4002, reason: 'SUPERSEDED' });
         expect(await app.registry.countByUser('u1')).toBe(1);
       } finally {
@@ -220,8 +220,8 @@ describe('cluster mode (WS_REGISTRY=redis, real Redis, real app instances)', () 
       try {
         const now = Date.now();
         await other.admit({ managerId: 'elsewhere', userId: 'u1', context: 'elsewhere', nodeId: 'other', createdAt: now, lastActivityAt: now, detachedAt: null }, 2);
-        expect(await app.app.get(RegistryEventsService).reRegisterAfterOutage()).toEqual({ kept: 1, evicted: 1 });
-        expect(await held[0]!.client.next('evicted')).toEqual({ event: 'evicted', data: { level: 'reconcile', reason: 'registry_refused' } });
+        expect(await app.app.get(RegistryEventsService).reRegister()).toEqual({ kept: 1, evicted: 1 });
+        expect(await held[0]!.client.next('evicted')).toEqual({ event: 'evicted', data: { level: 'reconcile', reason: 'lease_lost' } });
         expect((await held[0]!.client.closed).code).toBe(4001);
         expect(held[1]!.client.ws.readyState).toBe(held[1]!.client.ws.OPEN);
         expect(await app.registry.countByUser('u1')).toBe(2);

@@ -125,7 +125,7 @@ describe('observability (example HTTP endpoints)', () => {
       await Promise.all(alice.slice(1, 6).map(closedOnServer));
       bob[1]!.client.close();
       await closedOnServer(bob[1]!);
-      running.factory.release(bob[1]!.server);
+      await running.factory.release(bob[1]!.server);
       const afterWave = await scrape();
       expect(sample(afterWave, 'ws_manager_managers', { state: 'connected' })).toBe(16);
       expect(sample(afterWave, 'ws_manager_managers', { state: 'detached' })).toBe(6);

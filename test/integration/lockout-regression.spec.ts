@@ -112,7 +112,7 @@ describe('lock-out regression', () => {
     expect(closed).toMatchObject({ health: HealthClass.Zombie, reasons: [HealthReason.SocketsClosed] });
 
     // Detached past the resume window: zombie whatever the stamp says.
-    bed.factory.release(pairs[1]!.server);
+    await bed.factory.release(pairs[1]!.server);
     admissions[1]!.manager.detachedAt = Date.now() - 10 * 60_000;
     admissions[1]!.manager.markActivity();
     const expired = bed.health.assessManager(admissions[1]!.manager);

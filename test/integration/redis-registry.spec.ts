@@ -171,7 +171,7 @@ describe('RedisManagerRegistry', () => {
       const a = await isolated('node-a');
       const held = [rec('alice', 'one', 'node-a'), rec('alice', 'two', 'node-a'), rec('alice', 'three', 'node-a')];
       for (const r of held) await a.admit(r, 3);
-      const reconnected = new Promise<void>((resolve) => a.onReconnect(() => resolve()));
+      const reconnected = new Promise<void>((resolve) => a.onResync(() => resolve()));
 
       await server.kill();
       await waitFor(async () => !(await a.ping()), 2000, 'ping to turn false');
@@ -184,7 +184,6 @@ describe('RedisManagerRegistry', () => {
       await rejectsFast('remove', () => a.remove('alice', held[0]!.managerId));
       await rejectsFast('scanNode', () => a.scanNode('node-a', undefined, 10));
       await rejectsFast('requestEviction', () => a.requestEviction({ record: held[0]!, level: 'force', reason: 'x', requestedBy: 'node-a' }));
-      await rejectsFast('reRegister', () => a.reRegister(held, 3));
 
       // The new server is empty (no persistence); another node takes one of alice's slots first.
       await server.restart();
@@ -193,12 +192,18 @@ describe('RedisManagerRegistry', () => {
       const b = await isolated('node-b');
       expect((await b.admit(rec('alice', 'elsewhere', 'node-b'), 3)).admitted).toBe(true);
 
-      const result = await a.reRegister(held, 3);
-      expect(result.admitted).toEqual(held.slice(0, 2));
-      expect(result.refused).toEqual(held.slice(2));
+      // Re-registration goes through admit: a record already counted is confirmed, not added twice.
+      const readmit = async () => {
+        const kept: boolean[] = [];
+        for (const r of held) {
+          const result = await a.admit(r, 3);
+          kept.push(result.admitted || result.existing?.managerId === r.managerId);
+        }
+        return kept;
+      };
+      expect(await readmit()).toEqual([true, true, false]);
       expect(await a.countByUser('alice')).toBe(3);
-      // Re-registering again changes nothing: no double counting.
-      expect(await a.reRegister(held, 3)).toEqual(result);
+      expect(await readmit()).toEqual([true, true, false]);
       expect(await a.countByUser('alice')).toBe(3);
 
       // The eviction subscription came back with the connection.

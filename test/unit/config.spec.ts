@@ -119,6 +119,7 @@ describe('wsManagerOptionsFromEnv', () => {
     WS_REDIS_KEY_PREFIX: ['app1:', 'app1:'],
     WS_NODE_ID: ['node-7', 'node-7'],
     WS_LEASE_TTL_MS: ['30000', 30_000],
+    WS_REGISTRY_TIMEOUT_MS: ['2500', 2500],
     WS_SWEEP_SLICE_SIZE: ['50', 50],
     WS_ALARM_THRESHOLD: ['9', 9],
     WS_ALARM_WINDOW_MS: ['1000', 1000],

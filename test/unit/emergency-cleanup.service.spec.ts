@@ -30,8 +30,8 @@ describe('EmergencyCleanupService', () => {
 
   const idle = (p: AdmittedPair, silentMs: number) => p.admission.manager.markActivity(Date.now() - silentMs);
   const inactive = (p: AdmittedPair) => idle(p, 11 * MINUTE);
-  const detach = (p: AdmittedPair, agoMs: number) => {
-    bed.factory.release(p.server);
+  const detach = async (p: AdmittedPair, agoMs: number) => {
+    await bed.factory.release(p.server);
     p.admission.manager.detachedAt = Date.now() - agoMs;
   };
   const kill = async (p: AdmittedPair) => {
@@ -58,7 +58,7 @@ describe('EmergencyCleanupService', () => {
       await setup();
       const pairs = await admitMany(bed, harness, 'u', 5);
       inactive(pairs[2]!);
-      detach(pairs[3]!, 4 * MINUTE);
+      await detach(pairs[3]!, 4 * MINUTE);
 
       const report = await bed.cleanup.emergency('u');
       expect(report.levels.map((l) => [l.level, l.candidates, l.removed])).toEqual([
@@ -74,8 +74,8 @@ describe('EmergencyCleanupService', () => {
     it('never goes above maxCleanupLevel: at moderate, detached and idle stay and acquire is refused', async () => {
       await setup({ maxCleanupLevel: CleanupLevel.Moderate });
       const pairs = await admitMany(bed, harness, 'u', 5);
-      detach(pairs[0]!, 4 * MINUTE);
-      detach(pairs[1]!, 2 * MINUTE);
+      await detach(pairs[0]!, 4 * MINUTE);
+      await detach(pairs[1]!, 2 * MINUTE);
       idle(pairs[2]!, 5 * MINUTE);
 
       const extra = await harness.connect();
@@ -92,9 +92,9 @@ describe('EmergencyCleanupService', () => {
     it('at aggressive evicts only as many as needed, the longest detached first', async () => {
       await setup();
       const pairs = await admitMany(bed, harness, 'u', 5);
-      detach(pairs[0]!, 1 * MINUTE);
-      detach(pairs[1]!, 4 * MINUTE);
-      detach(pairs[2]!, 2 * MINUTE);
+      await detach(pairs[0]!, 1 * MINUTE);
+      await detach(pairs[1]!, 4 * MINUTE);
+      await detach(pairs[2]!, 2 * MINUTE);
       idle(pairs[3]!, 9 * MINUTE);
 
       const report = await bed.cleanup.emergency('u');
@@ -204,7 +204,7 @@ describe('EmergencyCleanupService', () => {
       const pairs = await admitMany(bed, harness, 'u', 3);
       await kill(pairs[0]!);
       inactive(pairs[1]!);
-      detach(pairs[2]!, MINUTE);
+      await detach(pairs[2]!, MINUTE);
 
       const report = await bed.cleanup.manual('u', CleanupLevel.Aggressive);
       expect(report).toMatchObject({ trigger: 'manual', needed: 0, probe: null, removed: 2 });

@@ -59,13 +59,13 @@ describe('HealthAssessmentService', () => {
       const p = await one();
       p.admission.manager.markActivity(Date.now() - 11 * MINUTE);
       expect(judge(p)).toMatchObject({ health: HealthClass.Inactive, reasons: [HealthReason.InactiveThreshold] });
-      bed.factory.release(p.server);
+      await bed.factory.release(p.server);
       expect(judge(p).health).toBe(HealthClass.Inactive);
     });
 
     it('detached: released inside the resume window', async () => {
       const p = await one();
-      bed.factory.release(p.server);
+      await bed.factory.release(p.server);
       p.admission.manager.detachedAt = Date.now() - 4 * MINUTE;
       expect(judge(p)).toMatchObject({ health: HealthClass.Detached, reasons: [HealthReason.Detached], connections: 0, openConnections: 0 });
     });
@@ -84,7 +84,7 @@ describe('HealthAssessmentService', () => {
 
     it('zombie resume_window_expired: detached past the window', async () => {
       const p = await one();
-      bed.factory.release(p.server);
+      await bed.factory.release(p.server);
       p.admission.manager.detachedAt = Date.now() - 5 * MINUTE;
       expect(judge(p)).toMatchObject({ health: HealthClass.Zombie, reasons: [HealthReason.ResumeWindowExpired] });
     });

@@ -106,7 +106,7 @@ describe('HeartbeatService', () => {
       expect(heartbeat.size).toBe(3);
       pairs[0]!.client.close();
       await waitFor(() => heartbeat.size === 2, 5000, 'the closed connection to leave the wheel');
-      b.factory.release(pairs[1]!.server);
+      await b.factory.release(pairs[1]!.server);
       expect(heartbeat.size).toBe(1);
     });
   });

@@ -62,7 +62,7 @@ describe('WebSocketManagerFactory', () => {
       await setup();
       const first = await harness.connect();
       const created = await bed.factory.acquire({ userId: 'u', context: 'main', socket: first.server });
-      bed.factory.release(first.server);
+      await bed.factory.release(first.server);
       expect(created.manager.isConnected).toBe(false);
       for (let i = 1; i <= 3; i++) expect(created.manager.send('news', { i })).toBe(0);
 
@@ -85,7 +85,7 @@ describe('WebSocketManagerFactory', () => {
       await setup({ resumeBuffer: 3 });
       const first = await harness.connect();
       const { manager } = await bed.factory.acquire({ userId: 'u', context: 'main', socket: first.server });
-      bed.factory.release(first.server);
+      await bed.factory.release(first.server);
       for (let i = 1; i <= 5; i++) manager.send('n', i);
       expect(manager.bufferedCount).toBe(3);
       const second = await harness.connect();
@@ -152,7 +152,7 @@ describe('WebSocketManagerFactory', () => {
       await setup({ resumeWindowMs: 1000 });
       const first = await harness.connect();
       const old = await bed.factory.acquire({ userId: 'u', context: 'main', socket: first.server });
-      bed.factory.release(first.server);
+      await bed.factory.release(first.server);
       old.manager.detachedAt = Date.now() - 5000;
       const fresh = await bed.factory.acquire({ userId: 'u', context: 'main', socket: (await harness.connect()).server });
       expect(fresh.resumed).toBe(false);
@@ -169,13 +169,13 @@ describe('WebSocketManagerFactory', () => {
       const { manager } = await bed.factory.acquire({ userId: 'u', context: 'main', socket: pair.server });
       const recorder = recordEvents(bed);
       const before = Date.now();
-      bed.factory.release(pair.server);
+      await bed.factory.release(pair.server);
       expect(manager.isConnected).toBe(false);
       expect(manager.detachedAt).toBeGreaterThanOrEqual(before);
       await waitFor(async () => (await bed.registry.get('u', manager.id))?.detachedAt === manager.detachedAt, 5000, 'registry detachedAt');
       expect(recorder.events).toEqual([expect.objectContaining({ type: 'detached', managerId: manager.id })]);
       recorder.stop();
-      bed.factory.release(pair.server); // a second release is a no-op
+      await bed.factory.release(pair.server); // a second release is a no-op
       expect(bed.factory.get(manager.id)).toBe(manager);
     });
   });

@@ -20,7 +20,7 @@ import type { Redis } from 'ioredis';
 import { WS_MANAGER_DEFAULTS } from '../../config/ws-manager.defaults.js';
 import { RegistryUnavailableError } from '../../errors/registry-unavailable.error.js';
 import type { ManagerRecord, ManagerRecordPatch } from '../manager-record.js';
-import type { AdmitResult, EvictionRequest, ManagerRegistry, RecordPage, ReRegisterResult } from '../manager-registry.interface.js';
+import type { AdmitResult, EvictionRequest, ManagerRegistry, RecordPage } from '../manager-registry.interface.js';
 import { closeQuietly, evalScript, outageAwareOptions, toRegistryError, waitUntilReady } from './redis-connection.js';
 import { RedisKeys } from './redis-keys.js';
 import type { RedisManagerRegistryOptions } from './redis-manager-registry.options.js';
@@ -30,17 +30,17 @@ import { ADMIT_SCRIPT, ALL_SCRIPTS, READ_SCRIPT, REMOVE_SCRIPT, TICK_SCRIPT, UPD
 /** How long start() waits for Redis before giving up (the app then fails to boot). */
 const START_TIMEOUT_MS = 5000;
 
+/** Deletes the lease only if it is still this node's. */
+const RELEASE_LEASE_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
 /**
  * Cluster registry on Redis (ioredis, loaded on start so that it stays an optional dependency).
  * The per-user limit holds across every node sharing the Redis, under concurrent admissions;
  * a dead node's managers stop counting after `leaseTtlMs`. While Redis is unreachable every
  * method rejects within about `commandTimeoutMs` with {@link RegistryUnavailableError} and
- * `ping()` answers `false`; {@link onReconnect} and {@link reRegister} restore this node's
+ * `ping()` answers `false`; {@link onResync} tells the node to re-register its
  * entries afterwards.
  */
-/** Deletes the lease only if it is still this node's. */
-const RELEASE_LEASE_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
-
 export class RedisManagerRegistry implements ManagerRegistry {
   readonly kind = 'redis';
   private readonly logger = new Logger('WebSocketManager');
@@ -50,7 +50,7 @@ export class RedisManagerRegistry implements ManagerRegistry {
   private readonly reapBatch: number;
   private readonly leaseToken = randomUUID();
   private readonly evictionHandlers = new Set<(request: EvictionRequest) => void>();
-  private readonly reconnectHandlers = new Set<() => void>();
+  private readonly resyncHandlers = new Set<() => void>();
   private client?: Redis;
   private subscriber?: Redis;
   private nodeId = '';
@@ -58,6 +58,8 @@ export class RedisManagerRegistry implements ManagerRegistry {
   private everReady = false;
   private lost = false;
   private tickFailing = false;
+  /** Epoch ms of the last tick that reached Redis; 0 before start. */
+  private lastTickAt = 0;
   private closed = false;
 
   constructor(private readonly options: RedisManagerRegistryOptions = {}) {
@@ -106,7 +108,7 @@ export class RedisManagerRegistry implements ManagerRegistry {
     this.closed = true;
     clearInterval(this.timer);
     this.evictionHandlers.clear();
-    this.reconnectHandlers.clear();
+    this.resyncHandlers.clear();
     const { client, subscriber } = this;
     // A graceful stop gives up the lease at once: this node's entries stop counting now, not a
     // lease TTL later, while its clients are reconnecting elsewhere.
@@ -133,7 +135,21 @@ export class RedisManagerRegistry implements ManagerRegistry {
 
   /** One atomic script: reaps the user's dead entries, then returns the existing one, admits or refuses. */
   async admit(record: ManagerRecord, limit: number): Promise<AdmitResult> {
-    const reply = (await this.run((c) =>
+    let reply = await this.admitOnce(record, limit);
+    if (reply[0] === -1) {
+      // The lease lapsed before a tick noticed: renew it (which starts re-registration), then admit.
+      await this.tick();
+      reply = await this.admitOnce(record, limit);
+      if (reply[0] === -1) throw new RegistryUnavailableError(new Error(`the lease of node ${this.nodeId} cannot be held`));
+    }
+    const [admitted, active, existing] = reply;
+    const result: AdmitResult = { admitted: admitted === 1, active };
+    if (existing !== undefined) result.existing = parseRecord(existing);
+    return result;
+  }
+
+  private async admitOnce(record: ManagerRecord, limit: number): Promise<[number, number, string?]> {
+    return (await this.run((c) =>
       evalScript(c, ADMIT_SCRIPT, this.userKeys(record.userId).concat(this.keys.lease(this.nodeId)), [
         this.keys.prefix,
         record.userId,
@@ -146,10 +162,6 @@ export class RedisManagerRegistry implements ManagerRegistry {
         this.leaseToken,
       ]),
     )) as [number, number, string?];
-    const [admitted, active, existing] = reply;
-    const result: AdmitResult = { admitted: admitted === 1, active };
-    if (existing !== undefined) result.existing = parseRecord(existing);
-    return result;
   }
 
   /** One record of a live node, or `null`. */
@@ -219,40 +231,16 @@ export class RedisManagerRegistry implements ManagerRegistry {
   }
 
   /**
-   * Called each time the connection is ready again after having been lost (not on the first
-   * connect), once this node's lease has been rewritten. Returns the unsubscribe.
+   * Calls `handler` whenever this node's entries may have stopped counting and the node counts
+   * again: after the connection came back from an outage, and when a lease tick (or an admission)
+   * finds the lease lapsed (the node or Redis was frozen past `leaseTtlMs`, Redis restarted
+   * empty, or ticks failed for longer than the lease). Returns the unsubscribe.
    */
-  onReconnect(handler: () => void): () => void {
-    this.reconnectHandlers.add(handler);
-    return () => this.reconnectHandlers.delete(handler);
+  onResync(handler: () => void): () => void {
+    this.resyncHandlers.add(handler);
+    return () => this.resyncHandlers.delete(handler);
   }
 
-  /**
-   * Re-admits this node's records after an outage through the same atomic admission. Users are
-   * handled in parallel, each user's records in the given order (put the ones to keep first).
-   * A record already present counts as admitted; one refused (limit reached, or its context
-   * taken meanwhile by another manager) is returned for the caller to evict with a reason.
-   */
-  async reRegister(records: readonly ManagerRecord[], limit: number): Promise<ReRegisterResult> {
-    const byUser = new Map<string, ManagerRecord[]>();
-    for (const record of records) {
-      const list = byUser.get(record.userId);
-      if (list) list.push(record);
-      else byUser.set(record.userId, [record]);
-    }
-    const admitted: ManagerRecord[] = [];
-    const refused: ManagerRecord[] = [];
-    await Promise.all(
-      [...byUser.values()].map(async (list) => {
-        for (const record of list) {
-          const result = await this.admit(record, limit);
-          const kept = result.admitted || result.existing?.managerId === record.managerId;
-          (kept ? admitted : refused).push(record);
-        }
-      }),
-    );
-    return { admitted, refused };
-  }
 
   private userKeys(userId: string): string[] {
     return [this.keys.userManagers(userId), this.keys.userContexts(userId)];
@@ -275,17 +263,30 @@ export class RedisManagerRegistry implements ManagerRegistry {
     }
   }
 
-  /** Refreshes the lease and reaps a bounded batch of dead nodes' entries: one EVALSHA. */
+  /**
+   * Refreshes the lease and reaps a bounded batch of dead nodes' entries: one EVALSHA. A lease
+   * found gone or not ours, or a tick that could not reach Redis for longer than the lease, means
+   * other nodes may have reaped our entries: the resync handlers re-register them.
+   */
   private async tick(): Promise<void> {
+    let held: boolean;
     try {
-      await this.run((c) =>
+      const reply = (await this.run((c) =>
         evalScript(c, TICK_SCRIPT, [this.keys.lease(this.nodeId), this.keys.nodes()], [this.keys.prefix, this.leaseTtlMs, this.leaseToken, this.reapBatch]),
-      );
+      )) as [number, number];
+      held = reply[1] === 1;
       this.tickFailing = false;
     } catch (error) {
       if (!this.tickFailing) this.logger.warn(`could not refresh the registry lease of node ${this.nodeId}: ${String(error)}`);
       this.tickFailing = true;
       throw error;
+    }
+    const now = Date.now();
+    const lapsed = this.lastTickAt > 0 && (!held || now - this.lastTickAt >= this.leaseTtlMs);
+    this.lastTickAt = now;
+    if (lapsed && !this.closed) {
+      this.logger.warn(`the registry lease of node ${this.nodeId} lapsed; re-registering the managers it holds`);
+      this.resync();
     }
   }
 
@@ -302,7 +303,12 @@ export class RedisManagerRegistry implements ManagerRegistry {
     }
     this.lost = false;
     this.logger.log(`registry connection of node ${this.nodeId} is back`);
-    callEach(this.reconnectHandlers, undefined, (error) => this.logger.error(`a registry reconnect handler failed: ${String(error)}`));
+    // Redis may have restarted, or lost writes, without the lease showing it: re-register anyway.
+    this.resync();
+  }
+
+  private resync(): void {
+    callEach(this.resyncHandlers, undefined, (error) => this.logger.error(`a registry resync handler failed: ${String(error)}`));
   }
 
   private dispatchEviction(message: string): void {

@@ -38,17 +38,17 @@ end
 
 /**
  * Admission. KEYS: user managers, user contexts, caller's lease. ARGV: prefix, userId, managerId,
- * context, nodeId, record JSON, limit, leaseTtlMs, lease token. Reaps the user's entries of dead
- * nodes, then returns `{0, active, existingJson}` (same managerId or context already live),
- * `{0, active}` (full) or `{1, active}` (added).
+ * context, nodeId, record JSON, limit, leaseTtlMs, lease token. Returns `{-1, 0}` when the
+ * caller's lease is not its own (it lapsed: the caller must renew it and re-register before it
+ * admits anything). Otherwise reaps the user's entries of dead nodes, then returns
+ * `{0, active, existingJson}` (same managerId confirmed, or the context held by another),
+ * `{0, active}` (full; a confirmed managerId past the limit is dropped) or `{1, active}` (added).
  */
 export const ADMIT_SCRIPT = script(
   'admit',
   `
 local userId, managerId, context, nodeId = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
--- The caller is alive by definition; after an outage its lease may have lapsed, and an entry
--- admitted without one would not count.
-if redis.call('EXISTS', KEYS[3]) == 0 then redis.call('SET', KEYS[3], ARGV[9], 'PX', ARGV[8]) end
+if redis.call('GET', KEYS[3]) ~= ARGV[9] then return {-1, 0} end
 local flat = redis.call('HGETALL', KEYS[1])
 local count = 0
 for i = 1, #flat, 2 do
@@ -56,7 +56,15 @@ for i = 1, #flat, 2 do
   if live(rec.nodeId) then count = count + 1 else drop(KEYS[1], KEYS[2], userId, flat[i], rec) end
 end
 local same = redis.call('HGET', KEYS[1], managerId)
-if same then return {0, count, same} end
+if same then
+  -- Over the limit only after instances admitted while cut off from each other: the caller
+  -- re-registering drops its stalest entries first, and evicts them.
+  if count > tonumber(ARGV[7]) then
+    drop(KEYS[1], KEYS[2], userId, managerId, cjson.decode(same))
+    return {0, count - 1}
+  end
+  return {0, count, same}
+end
 local existingId = redis.call('HGET', KEYS[2], context)
 if existingId then
   local existing = redis.call('HGET', KEYS[1], existingId)
@@ -131,11 +139,13 @@ return 1
 /**
  * Lease tick: refreshes the caller's lease, then reaps at most `budget` entries of nodes whose
  * lease is gone. KEYS: caller's lease, nodes set. ARGV: prefix, leaseTtlMs, lease token, budget.
- * Returns how many entries were reaped.
+ * Returns `{reaped, held}`: `held` is 0 when the lease was gone or not the caller's before this
+ * refresh, i.e. it lapsed and the caller's entries may have been reaped meanwhile.
  */
 export const TICK_SCRIPT = script(
   'tick',
   `
+local held = redis.call('GET', KEYS[1]) == ARGV[3]
 redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
 local budget = tonumber(ARGV[4])
 local reaped = 0
@@ -156,7 +166,8 @@ for _, node in ipairs(redis.call('SMEMBERS', KEYS[2])) do
     if redis.call('EXISTS', setKey) == 0 then redis.call('SREM', KEYS[2], node) end
   end
 end
-return reaped
+if held then return {reaped, 1} end
+return {reaped, 0}
 `,
 );
 

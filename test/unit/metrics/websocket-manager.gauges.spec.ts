@@ -55,7 +55,7 @@ describe('WebSocketManagerMetrics', () => {
         const [pair] = pairs.get(`u2/${i}`)!;
         pair!.client.close();
         await closedOnServer(pair!);
-        t.bed.factory.release(pair!.server);
+        await t.bed.factory.release(pair!.server);
       }
       await expectGaugesToMatchStore({ connected: 26, detached: 4, connections: 31 });
 

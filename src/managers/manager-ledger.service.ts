@@ -1,0 +1,326 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { WebSocket } from 'ws';
+import { MANAGER_REGISTRY, WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
+import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
+import { RegistryReplyError } from '../errors/registry-reply.error.js';
+import { HeartbeatService } from '../heartbeat/heartbeat.service.js';
+import type { CleanupTrigger } from '../lifecycle/manager-lifecycle.event.js';
+import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
+import type { ManagerRecord } from '../registry/manager-record.js';
+import type { AdmitResult, EvictionRequest, ManagerRegistry } from '../registry/manager-registry.interface.js';
+import { callRegistry } from '../registry/registry-call.js';
+import { LocalManagerStore } from './local-manager.store.js';
+import { ManagedConnection } from './managed-connection.js';
+import { CloseCodes, WebSocketManager } from './websocket-manager.js';
+
+/** Whether a manager held here is counted by the registry, after {@link ManagerLedger.confirmLocked}. */
+export type Confirmation =
+  | { kind: 'counted'; active: number }
+  | { kind: 'taken'; holder: ManagerRecord }
+  | { kind: 'full'; active: number };
+
+/** Outcome of {@link ManagerLedger.removeLocked}. */
+export interface Removal {
+  /** The slot is free afterwards. */
+  removed: boolean;
+  /** Closing the manager's sockets threw (it was removed all the same). */
+  closeFailed: boolean;
+}
+
+/** Outcome of a re-registration of everything held here. */
+export interface ReRegistration {
+  /** Managers held here afterwards, all counted. */
+  kept: number;
+  /** Managers closed because they no longer fit or their context moved to another instance. */
+  evicted: number;
+}
+
+/**
+ * The one home of "who holds what": every change to the socket ↔ connection ↔ manager index and
+ * to the registry goes through here, under the user's lock, and updates both sides or settles
+ * them against each other. Admission, resume, join, release, cleanup, remote eviction,
+ * reconciliation and re-registration all use it; nothing else writes either side.
+ */
+@Injectable()
+export class ManagerLedger {
+  private readonly logger = new Logger('WebSocketManager');
+  private readonly limits = new Map<string, number>();
+  private reRegistering: Promise<ReRegistration> | null = null;
+  private reRegisterAgain = false;
+  private lastSyncWarningAt = 0;
+
+  constructor(
+    @Inject(WS_MANAGER_OPTIONS) private readonly options: ResolvedWsManagerOptions,
+    @Inject(MANAGER_REGISTRY) private readonly registry: ManagerRegistry,
+    private readonly store: LocalManagerStore,
+    private readonly heartbeat: HeartbeatService,
+    private readonly lifecycle: ManagerLifecycleService,
+  ) {}
+
+  /** Runs `section` holding `userId`'s lock (not re-entrant: `*Locked` methods expect it held). */
+  withUser<T>(userId: string, section: () => Promise<T>): Promise<T> {
+    return this.store.lock.run(userId, section);
+  }
+
+  /** The user's limit: the one given at the user's latest admission here, else the option. */
+  limitOf(userId: string): number {
+    return this.limits.get(userId) ?? this.options.maxManagersPerUser;
+  }
+
+  /** One registry call, bounded by `registryTimeoutMs`; a reply error is logged and counted. */
+  async call<T>(operation: string, fn: (registry: ManagerRegistry) => Promise<T>): Promise<T> {
+    try {
+      return await callRegistry(operation, this.options.registryTimeoutMs, () => fn(this.registry));
+    } catch (error) {
+      if (error instanceof RegistryReplyError) {
+        this.logger.error(error.message);
+        this.lifecycle.emit({ type: 'registry_error', operation, message: error.message });
+      }
+      throw error;
+    }
+  }
+
+  /** Adds a fresh record through the registry's atomic admission (lock held). */
+  admitLocked(record: ManagerRecord, limit: number): Promise<AdmitResult> {
+    return this.call('admit', (r) => r.admit(record, limit));
+  }
+
+  /**
+   * Makes sure a manager held here is counted (lock held): confirmed when its entry is there,
+   * re-added when the entry vanished and the user has room; otherwise says who took its context
+   * or that there is no room. A leftover entry of this instance holding the context is cleared.
+   */
+  async confirmLocked(manager: WebSocketManager, limit: number): Promise<Confirmation> {
+    for (let attempt = 0; ; attempt++) {
+      const result = await this.admitLocked(manager.toRecord(), limit);
+      const { existing } = result;
+      if (result.admitted || existing?.managerId === manager.id) return { kind: 'counted', active: result.active };
+      if (!existing) return { kind: 'full', active: result.active };
+      const orphan = existing.nodeId === this.options.nodeId && !this.store.get(existing.managerId);
+      if (!orphan || attempt > 0) return { kind: 'taken', holder: existing };
+      await this.removeLocked(existing.userId, existing.managerId, existing.nodeId, 'reconcile', 'registry_orphan', 'emergency');
+    }
+  }
+
+  /** Starts holding a manager the registry just admitted (lock held). */
+  createLocked(record: ManagerRecord, limit: number): WebSocketManager {
+    const manager = new WebSocketManager(record, this.options.resumeBuffer);
+    this.store.add(manager);
+    this.setLimit(record.userId, limit);
+    this.lifecycle.emit({ type: 'created', userId: record.userId, managerId: record.managerId, context: record.context });
+    return manager;
+  }
+
+  /**
+   * Attaches a socket to a manager (lock held). A socket is on exactly one manager: it leaves the
+   * one it was on. Connections past `maxConnectionsPerManager` are superseded (4002).
+   */
+  attachLocked(manager: WebSocketManager, socket: WebSocket, resumed: boolean): ManagedConnection {
+    let connection = this.store.connectionOf(socket);
+    if (!connection) {
+      connection = new ManagedConnection(socket, manager.userId);
+      this.heartbeat.track(connection);
+    } else if (this.store.managerOf(connection) !== manager) {
+      this.detachLocked(connection, false);
+    }
+    const wasDetached = !manager.isConnected;
+    const superseded = manager.attach(connection, this.options.maxConnectionsPerManager);
+    this.store.link(connection, manager);
+    for (const old of superseded) {
+      this.store.unlink(old);
+      this.heartbeat.untrack(old);
+      this.lifecycle.emit({ type: 'superseded', userId: manager.userId, managerId: manager.id, connectionId: old.id });
+      try {
+        old.socket.close(CloseCodes.Superseded, 'SUPERSEDED');
+      } catch {
+        old.socket.terminate();
+      }
+    }
+    if (wasDetached && resumed) void this.syncRecord(manager);
+    const { userId, id: managerId, context } = manager;
+    this.lifecycle.emit({ type: 'attached', userId, managerId, context, connectionId: connection.id });
+    if (resumed) this.lifecycle.emit({ type: 'resumed', userId, managerId, context, replayed: manager.bufferedCount });
+    return connection;
+  }
+
+  /**
+   * Takes a connection off its manager (lock held); the manager is detached when that was its
+   * last. `forget` also drops the socket from the index (it closed).
+   */
+  detachLocked(connection: ManagedConnection, forget: boolean): void {
+    const manager = this.store.managerOf(connection);
+    if (forget) this.store.unlink(connection);
+    else this.store.unlinkManager(connection);
+    if (!manager?.detach(connection)) return;
+    this.lifecycle.emit({ type: 'detached', userId: manager.userId, managerId: manager.id, context: manager.context });
+    void this.syncRecord(manager);
+  }
+
+  /** The socket closed: forgets it and detaches its manager, under the user's lock. */
+  async release(socket: WebSocket): Promise<void> {
+    const connection = this.store.connectionOf(socket);
+    if (!connection) return;
+    this.heartbeat.untrack(connection);
+    await this.withUser(connection.userId, async () => this.detachLocked(connection, true));
+  }
+
+  /**
+   * Removes a manager wherever it is (lock held): closes its sockets here, or asks its owner to,
+   * and removes its registry entry whatever the close did. `removed` is true when the slot is free.
+   */
+  async removeLocked(userId: string, managerId: string, nodeId: string, level: string, reason: string, trigger: CleanupTrigger): Promise<Removal> {
+    const manager = this.store.get(managerId);
+    let closeFailed = false;
+    let evicted = false;
+    if (manager) {
+      evicted = manager.connections.size > 0;
+      closeFailed = !this.closeHere(manager, CloseCodes.Evicted, level, reason);
+    } else if (nodeId !== this.options.nodeId) {
+      const record = await this.call('get', (r) => r.get(userId, managerId)).catch(() => null);
+      if (record) {
+        await this.call('requestEviction', (r) => r.requestEviction({ record, level, reason, requestedBy: this.options.nodeId })).catch((error: unknown) =>
+          this.logger.warn(`eviction request for ${managerId} failed: ${String(error)}`),
+        );
+      }
+    }
+    let removed: boolean;
+    try {
+      removed = (await this.call('remove', (r) => r.remove(userId, managerId))) || manager !== undefined;
+    } catch (error) {
+      // A manager closed here whose entry stays is an orphan: the sweep's reconciliation removes it.
+      this.logger.error(`registry removal of manager ${managerId} of user ${userId} failed: ${String(error)}`);
+      removed = false;
+    }
+    if (removed) {
+      const context = manager?.context ?? '';
+      this.lifecycle.emit({ type: 'removed', userId, managerId, context, trigger, level, reason, evicted, closeFailed });
+      if (evicted) this.logger.log(`evicted manager ${managerId} of user ${userId} (trigger=${trigger} level=${level} reason=${reason})`);
+    }
+    return { removed, closeFailed };
+  }
+
+  /**
+   * Closes a manager held here whose registry entry is gone or belongs to another manager (lock
+   * held); writes nothing to the registry. `superseded` closes with 4002, anything else evicts (4001).
+   */
+  dropLocal(manager: WebSocketManager, level: string, reason: string, trigger: CleanupTrigger): void {
+    if (this.store.get(manager.id) !== manager) return;
+    const superseded = reason === 'superseded';
+    const evicted = manager.connections.size > 0 && !superseded;
+    const closed = this.closeHere(manager, superseded ? CloseCodes.Superseded : CloseCodes.Evicted, level, reason);
+    const { userId, id: managerId, context } = manager;
+    this.lifecycle.emit({ type: 'removed', userId, managerId, context, trigger, level, reason, evicted, closeFailed: !closed });
+    if (evicted) this.logger.log(`evicted manager ${managerId} of user ${userId} (level=${level} reason=${reason})`);
+  }
+
+  /** Another instance's cleanup removed the entry of a manager held here: close it, under the lock. */
+  evictRequested(request: EvictionRequest): Promise<void> {
+    const { userId, managerId } = request.record;
+    return this.withUser(userId, async () => {
+      const manager = this.store.get(managerId);
+      if (manager) this.dropLocal(manager, request.level, request.reason, 'emergency');
+    });
+  }
+
+  /**
+   * Settles managers held here that the registry may no longer count (each under its user's
+   * lock): re-counted when there is room, closed with 4002 when another manager holds the
+   * context, evicted with `reasonWhenFull` otherwise. Returns how many were closed.
+   */
+  async settle(managers: Iterable<WebSocketManager>, reasonWhenFull: string): Promise<number> {
+    let closed = 0;
+    for (const manager of managers) {
+      await this.withUser(manager.userId, async () => {
+        if (this.store.get(manager.id) === manager && !(await this.settleLocked(manager, reasonWhenFull))) closed++;
+      });
+    }
+    return closed;
+  }
+
+  /**
+   * Re-registers everything held here after the registry may have lost it (an outage, a lapsed
+   * lease): each user's managers most recently active first, so that what no longer fits is the
+   * stalest, evicted with `lease_lost`. One run at a time; a request during a run runs again after.
+   */
+  reRegisterAll(): Promise<ReRegistration> {
+    if (this.reRegistering) {
+      this.reRegisterAgain = true;
+      return this.reRegistering;
+    }
+    const run = async (): Promise<ReRegistration> => {
+      const total: ReRegistration = { kept: 0, evicted: 0 };
+      do {
+        this.reRegisterAgain = false;
+        const users = [...this.store.users()];
+        await Promise.all(
+          Array.from({ length: Math.min(16, users.length) }, async () => {
+            for (let userId = users.pop(); userId !== undefined; userId = users.pop()) {
+              const held = this.store.listByUser(userId).sort((a, b) => b.lastActivityAt - a.lastActivityAt);
+              total.evicted += await this.settle(held, 'lease_lost');
+            }
+          }),
+        );
+      } while (this.reRegisterAgain);
+      total.kept = this.store.size;
+      this.logger.log(`re-registered ${total.kept} managers; evicted ${total.evicted} that no longer fit or moved`);
+      return total;
+    };
+    this.reRegistering = run().finally(() => (this.reRegistering = null));
+    return this.reRegistering;
+  }
+
+  /** How many managers the registry counts for the user (this instance's count if it cannot say). */
+  async countUser(userId: string): Promise<number> {
+    try {
+      return await this.call('countByUser', (r) => r.countByUser(userId));
+    } catch {
+      return this.store.listByUser(userId).length;
+    }
+  }
+
+  /** `false` when the manager was closed. A registry outage keeps it (the next resync retries). */
+  private async settleLocked(manager: WebSocketManager, reasonWhenFull: string): Promise<boolean> {
+    const confirmation = await this.confirmLocked(manager, this.limitOf(manager.userId)).catch((error: unknown) => {
+      if (error instanceof RegistryReplyError) throw error;
+      return null;
+    });
+    if (!confirmation || confirmation.kind === 'counted') return true;
+    this.dropLocal(manager, 'reconcile', confirmation.kind === 'taken' ? 'superseded' : reasonWhenFull, 'emergency');
+    return false;
+  }
+
+  /** Closes a manager's sockets and stops holding it; `false` when a close threw. */
+  private closeHere(manager: WebSocketManager, code: number, level: string, reason: string): boolean {
+    this.store.delete(manager);
+    for (const connection of manager.connections) this.heartbeat.untrack(connection);
+    if (this.store.listByUser(manager.userId).length === 0) this.limits.delete(manager.userId);
+    try {
+      if (code === CloseCodes.Superseded) manager.closeAll(code, 'SUPERSEDED');
+      else manager.closeAll(code, 'EVICTED', { event: 'evicted', data: { level, reason } });
+      return true;
+    } catch (error) {
+      this.logger.warn(`closing manager ${manager.id} of user ${manager.userId} failed (${String(error)}); removing it anyway`);
+      return false;
+    }
+  }
+
+  /** Records the limit the identity gave for the user at an admission here. */
+  setLimit(userId: string, limit: number): void {
+    if (limit === this.options.maxManagersPerUser) this.limits.delete(userId);
+    else this.limits.set(userId, limit);
+  }
+
+  /** Reports the manager's activity and detached state to the registry; failures are retried by the sweep. */
+  private async syncRecord(manager: WebSocketManager): Promise<void> {
+    const { lastActivityAt, detachedAt } = manager.toRecord();
+    try {
+      await this.call('update', (r) => r.update(manager.userId, manager.id, { lastActivityAt, detachedAt }));
+      manager.reportedActivityAt = Math.max(manager.reportedActivityAt, lastActivityAt);
+    } catch (error) {
+      // Once per outage, not once per socket that closes during it.
+      const now = Date.now();
+      if (now - this.lastSyncWarningAt > 10_000) this.logger.warn(`could not update managers in the registry: ${String(error)}`);
+      this.lastSyncWarningAt = now;
+    }
+  }
+}
