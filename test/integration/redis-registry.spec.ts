@@ -74,6 +74,60 @@ describe('RedisManagerRegistry', () => {
     });
   });
 
+  describe('lease lapse', () => {
+    it('a tick that finds its lease gone (expired while frozen) calls the resync handlers', async () => {
+      const a = await node('node-a', 1000);
+      const resynced = new Promise<void>((resolve) => a.onResync(() => resolve()));
+      // What a SIGSTOP past the TTL leaves behind: the lease expired; another node may have reaped.
+      await raw.del(`${keyPrefix}lease:node-a`);
+      await resynced;
+      expect(await raw.get(`${keyPrefix}lease:node-a`)).not.toBeNull();
+    });
+
+    it('a tick that finds another holder in its lease key calls the resync handlers', async () => {
+      const a = await node('node-a', 1000);
+      const resynced = new Promise<void>((resolve) => a.onResync(() => resolve()));
+      await raw.set(`${keyPrefix}lease:node-a`, 'someone-else', 'PX', 5000);
+      await resynced;
+    });
+
+    it('an admission on a lapsed lease renews it, triggers a resync, then admits', async () => {
+      const a = await node('node-a', 60_000);
+      let resyncs = 0;
+      a.onResync(() => resyncs++);
+      await raw.del(`${keyPrefix}lease:node-a`);
+      expect((await a.admit(rec('alice', 'one', 'node-a'), 5)).admitted).toBe(true);
+      expect(resyncs).toBe(1);
+      expect(await a.countByUser('alice')).toBe(1);
+    });
+  });
+
+  describe('#admit of a registered managerId', () => {
+    it('confirms it without counting it twice', async () => {
+      const a = await node('node-a');
+      const record = rec('alice', 'one', 'node-a');
+      await a.admit(record, 2);
+      expect(await a.admit(record, 2)).toEqual({ admitted: false, active: 1, existing: record });
+      expect(await a.countByUser('alice')).toBe(1);
+    });
+
+    it('drops it when the user is over the limit (instances admitted while cut off), so its holder evicts it', async () => {
+      const [a, b] = [await node('node-a'), await node('node-b')];
+      const mine = [rec('alice', 'a1', 'node-a'), rec('alice', 'a2', 'node-a')];
+      for (const r of mine) await a.admit(r, 2);
+      // node-b admitted two more while node-a's entries did not count (a lapsed lease).
+      for (const r of [rec('alice', 'b1', 'node-b'), rec('alice', 'b2', 'node-b')]) {
+        await raw.hset(`${keyPrefix}user:alice:m`, r.managerId, JSON.stringify(r));
+        await raw.hset(`${keyPrefix}user:alice:ctx`, r.context, r.managerId);
+      }
+      expect(await b.countByUser('alice')).toBe(4);
+      expect(await a.admit(mine[0]!, 2)).toEqual({ admitted: false, active: 3 });
+      expect(await a.admit(mine[1]!, 2)).toEqual({ admitted: false, active: 2 });
+      expect(await a.get('alice', mine[0]!.managerId)).toBeNull();
+      expect(await raw.hget(`${keyPrefix}user:alice:ctx`, 'a1')).toBeNull();
+    });
+  });
+
   describe('leases', () => {
     it('keeps a live node counting past its lease ttl', async () => {
       const a = await node('node-a', 1000);
