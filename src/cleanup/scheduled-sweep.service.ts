@@ -93,7 +93,8 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
           const manager = this.store.get(seen.managerId);
           if (!manager) return;
           const [candidate] = selectCleanupCandidates(CleanupLevel.Moderate, [this.health.assessManager(manager)], 0);
-          if (!candidate) return;
+          // Connected inactive managers are left to emergency cleanup at the limit (contract I2).
+          if (!candidate || (candidate.assessment.health === HealthClass.Inactive && manager.isConnected)) return;
           const level = candidate.assessment.health === HealthClass.Zombie ? CleanupLevel.Conservative : CleanupLevel.Moderate;
           if (level === CleanupLevel.Conservative) zombies++;
           const levelStarted = performance.now();
@@ -110,7 +111,7 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
     for (const manager of this.store.values()) {
       // Classify without allocating; build the full assessment only for what will be removed.
       const health = this.health.classOf(manager, now);
-      if (health === HealthClass.Zombie || health === HealthClass.Unresponsive || health === HealthClass.Inactive) {
+      if (health === HealthClass.Zombie || health === HealthClass.Unresponsive || (health === HealthClass.Inactive && !manager.isConnected)) {
         batch.push(this.health.assessManager(manager, now));
       } else if (manager.lastActivityAt > manager.reportedActivityAt) {
         stale.push(manager);

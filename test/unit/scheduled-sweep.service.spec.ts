@@ -54,15 +54,18 @@ describe('ScheduledSweepService', () => {
   });
 
   describe('#sweep', () => {
-    it('removes zombie, unresponsive and inactive managers and leaves healthy, idle and detached ones', async () => {
+    it('removes zombie, unresponsive and disconnected inactive managers and leaves healthy, idle, detached and connected inactive ones', async () => {
       const b = await setup();
-      const [zombie, unresponsive, inactive, healthy, idle, detached] = await admitMany(b, harness!, 'u', 6);
+      const [zombie, unresponsive, inactive, healthy, idle, detached, connectedInactive] = await admitMany(b, harness!, 'u', 7);
       destroyTcp(zombie!.client);
       await closedOnServer(zombie!);
       // A ping outstanding well past the timeout; kept away from the heartbeat so it is not terminated first.
       b.module.get(HeartbeatService).untrack(unresponsive!.admission.connection);
       unresponsive!.admission.connection.pingSentAt = Date.now() - 30_000;
       inactive!.admission.manager.markActivity(Date.now() - 11 * MINUTE);
+      b.factory.release(inactive!.server);
+      // Open and answering pings: only emergency cleanup at the limit may take it (contract I2).
+      connectedInactive!.admission.manager.markActivity(Date.now() - 11 * MINUTE);
       idle!.admission.manager.markActivity(Date.now() - 2 * MINUTE);
       b.factory.release(detached!.server);
 
@@ -74,8 +77,10 @@ describe('ScheduledSweepService', () => {
         removed: 2,
         reasons: { [HealthReason.PongTimeout]: 1, [HealthReason.InactiveThreshold]: 1 },
       });
-      expect([zombie, unresponsive, inactive, healthy, idle, detached].map((p) => alive(p!))).toEqual([false, false, false, true, true, true]);
-      expect(await b.registry.countByUser('u')).toBe(3);
+      expect([zombie, unresponsive, inactive, healthy, idle, detached, connectedInactive].map((p) => alive(p!))).toEqual([
+        false, false, false, true, true, true, true,
+      ]);
+      expect(await b.registry.countByUser('u')).toBe(4);
       expect(b.sweep.getStatus()).toMatchObject({ lastZombies: 1, running: false, lastReport: report, lastFinishedAt: expect.any(Number) });
     });
 
@@ -146,7 +151,11 @@ describe('ScheduledSweepService', () => {
     it('goes on after a removal that throws', async () => {
       const b = await setup();
       const pairs = await admitMany(b, harness!, 'u', 4);
-      for (const p of pairs.slice(0, 3)) p.admission.manager.markActivity(Date.now() - 11 * MINUTE);
+      for (const p of pairs.slice(0, 3)) {
+        // Unresponsive: a ping outstanding past the timeout, kept away from the heartbeat.
+        b.module.get(HeartbeatService).untrack(p.admission.connection);
+        p.admission.connection.pingSentAt = Date.now() - 30_000;
+      }
       vi.spyOn(pairs[0]!.admission.manager, 'closeAll').mockImplementation(() => {
         throw new Error('close exploded');
       });
