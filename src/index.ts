@@ -9,7 +9,8 @@ export { wsManagerOptionsFromEnv, WS_ENV_VARIABLES } from './config/ws-manager-o
 
 export { WebSocketManagerFactory, CONTEXT_PATTERN, type AcquireRequest, type Admission } from './managers/websocket-manager.factory.js';
 export { WebSocketManager, CloseCodes } from './managers/websocket-manager.js';
-export { ManagedConnection } from './managers/managed-connection.js';
+export { ManagedConnection, type SendLimit } from './managers/managed-connection.js';
+export { sendBounded, SLOW_CONSUMER_CLOSE_CODE, SLOW_CONSUMER_REASON, type BoundedSendResult } from './managers/bounded-send.js';
 export { LocalManagerStore } from './managers/local-manager.store.js';
 export { ManagerLedger, type Confirmation, type Removal, type ReRegistration } from './managers/manager-ledger.service.js';
 export { RegistryEventsService } from './managers/registry-events.service.js';
@@ -32,6 +33,8 @@ export { InMemoryManagerRegistry } from './registry/in-memory-manager.registry.j
 export * from './registry/redis/index.js';
 
 export { ManagerLifecycleService } from './lifecycle/manager-lifecycle.service.js';
+export { logSafe, hasUnsafeCharacters } from './lifecycle/log-safe.js';
+export { retryAfter, MIN_RETRY_AFTER_MS, type RetryAfter, type RetryAfterReason } from './cleanup/retry-after.js';
 export type { ManagerLifecycleEvent, ManagerLifecycleEventType, CleanupTrigger } from './lifecycle/manager-lifecycle.event.js';
 
 export * from './errors/index.js';

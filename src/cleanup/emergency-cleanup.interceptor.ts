@@ -1,18 +1,13 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import type { WsResponse } from '@nestjs/websockets';
 import { catchError, from, map, mergeMap, of, throwError, type Observable } from 'rxjs';
-import { ManagerLimitExceededError } from '../errors/manager-limit-exceeded.error.js';
+import { ManagerLimitExceededError, type ManagerLimitReachedPayload } from '../errors/manager-limit-exceeded.error.js';
 import type { CleanupReport } from './cleanup-report.js';
 import { WebSocketManagerFactory } from '../managers/websocket-manager.factory.js';
 import { EmergencyCleanupService } from './emergency-cleanup.service.js';
 
-/** The wire payload of a refusal: `{"event":"error","data":{...}}`. */
-export interface ManagerLimitReachedPayload {
-  code: 'MANAGER_LIMIT_REACHED';
-  limit: number;
-  active: number;
-  retryAfterMs: number;
-}
+/** The wire payload of a refusal; kept exported here for imports that predate its move. */
+export type { ManagerLimitReachedPayload };
 
 /**
  * Wraps a handler that creates a manager (for example the gateway's `join`). When the handler
@@ -64,10 +59,7 @@ export class EmergencyCleanupInterceptor implements NestInterceptor {
 
   /** The answer sent when the retry failed too. */
   protected toClientError(error: ManagerLimitExceededError): WsResponse<ManagerLimitReachedPayload> {
-    return {
-      event: 'error',
-      data: { code: error.code, limit: error.limit, active: error.active, retryAfterMs: error.retryAfterMs },
-    };
+    return { event: 'error', data: error.toPayload() };
   }
 
   /** Puts the cleanup report into a retried `{event, data: {cleanup: null}}` answer. */

@@ -31,6 +31,32 @@ export interface WsManagerOptions {
   resumeWindowMs?: number;
   /** Messages kept for a detached manager, oldest dropped first. @default 100 */
   resumeBuffer?: number;
+  /**
+   * Bytes of frames kept for a detached manager (beside the `resumeBuffer` count), oldest dropped
+   * first: a few huge messages cannot hold more memory than this per manager. @default 1048576
+   */
+  resumeBufferBytes?: number;
+  /**
+   * Cap on a socket's send buffer (`ws` `bufferedAmount`: bytes written but not yet taken by the
+   * peer). A send that would pass it closes the socket with 4009 `SLOW_CONSUMER` instead: a client
+   * that does not read cannot make the server hold more than this for it. Must be ≥
+   * `maxPayloadBytes`. @default 1048576
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Inbound messages per second one connection may send on average (token bucket refill);
+   * `0` turns the per-connection budget off. Over budget: `RATE_LIMITED`, then close 4008. @default 100
+   */
+  inboundRatePerConnection?: number;
+  /** Messages one connection may send at once before its rate applies (bucket size). @default 200 */
+  inboundBurstPerConnection?: number;
+  /**
+   * Inbound messages per second all of one user's connections on this instance may send
+   * together; `0` turns the per-user budget off. @default 300
+   */
+  inboundRatePerUser?: number;
+  /** Messages one user may send at once before the per-user rate applies. @default 600 */
+  inboundBurstPerUser?: number;
   /** No inbound application message this long: idle. @default 300000 */
   idleThresholdMs?: number;
   /** No inbound application message this long: inactive. @default 3600000 */

@@ -26,6 +26,12 @@ export const wsManagerOptionsSchema = z
     probeTimeoutMs: ms(1).max(60_000).default(D.probeTimeoutMs),
     resumeWindowMs: ms(0).default(D.resumeWindowMs),
     resumeBuffer: count(0).default(D.resumeBuffer),
+    resumeBufferBytes: z.number().int().min(0).max(1024 * 1024 * 1024).default(D.resumeBufferBytes),
+    maxBufferedBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(D.maxBufferedBytes),
+    inboundRatePerConnection: count(0).default(D.inboundRatePerConnection),
+    inboundBurstPerConnection: count(1).default(D.inboundBurstPerConnection),
+    inboundRatePerUser: count(0).default(D.inboundRatePerUser),
+    inboundBurstPerUser: count(1).default(D.inboundBurstPerUser),
     idleThresholdMs: ms(1).default(D.idleThresholdMs),
     inactiveThresholdMs: ms(1).default(D.inactiveThresholdMs),
     cleanupCron: z
@@ -66,6 +72,10 @@ export const wsManagerOptionsSchema = z
   .superRefine((o, ctx) => {
     if (o.inactiveThresholdMs < o.idleThresholdMs) {
       ctx.addIssue({ code: 'custom', path: ['inactiveThresholdMs'], message: `must be ≥ idleThresholdMs (${o.idleThresholdMs})` });
+    }
+    // Otherwise one frame of the largest allowed size could never be answered.
+    if (o.maxBufferedBytes < o.maxPayloadBytes) {
+      ctx.addIssue({ code: 'custom', path: ['maxBufferedBytes'], message: `must be ≥ maxPayloadBytes (${o.maxPayloadBytes})` });
     }
   });
 

@@ -4,3 +4,4 @@ export * from './registry-unavailable.error.js';
 export * from './invalid-context.error.js';
 export * from './registry-reply.error.js';
 export * from './context-busy.error.js';
+export * from './invalid-user-id.error.js';

@@ -2,15 +2,27 @@ import type { IncomingMessage } from 'node:http';
 import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
-import { isObservable } from 'rxjs';
-import { WebSocket, type RawData } from 'ws';
+import { isObservable, type Subscription } from 'rxjs';
+import { WebSocket, type RawData, type WebSocketServer } from 'ws';
 import { WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
 import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
+import { logSafe } from '../lifecycle/log-safe.js';
+import { LogThrottle } from '../lifecycle/log-throttle.js';
+import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
+import { sendBounded } from '../managers/bounded-send.js';
 import { CONTEXT_PATTERN, WebSocketManagerFactory } from '../managers/websocket-manager.factory.js';
-import { setHandshake } from './handshake.js';
+import { CloseCodes } from '../managers/websocket-manager.js';
+import { parseFrame } from './frame-parser.js';
+import { handshakeOf, setHandshake } from './handshake.js';
+import { InboundRateLimiter } from './inbound-rate-limiter.js';
+import { isAcceptableUserId } from './user-id.js';
 
-/** Wire error code of a frame that is not JSON with a string `event`. */
+/** Wire error code of a frame that is not JSON with a string `event` (or nested too deeply). */
 export const BAD_MESSAGE = 'BAD_MESSAGE';
+/** Wire error code of a frame over the inbound message budget; also the reason of close 4008. */
+export const RATE_LIMITED = 'RATE_LIMITED';
+/** Wire error code of a handler that failed outside the gateway's exception filter. */
+const INTERNAL_ERROR = 'INTERNAL_ERROR';
 
 type MessageCallback = MessageMappingProperties['callback'];
 
@@ -25,15 +37,23 @@ export interface HandshakeRefusal {
 /**
  * `WsAdapter` that applies the module's options to every gateway server (path, payload limit,
  * no permessage-deflate) and decides the handshake before the upgrade: an unresolvable identity
- * gets HTTP 401, a disallowed Origin 403, a malformed context 400. A refused handshake creates
- * no socket and no manager. Each frame is parsed once: a malformed one is answered with
- * `BAD_MESSAGE`, a good one stamps the connection's liveness and its manager's activity and goes
- * to its `@SubscribeMessage` handler (guards, pipes and interceptors apply as usual).
+ * gets HTTP 401, a disallowed Origin 403, a malformed context or an unacceptable user id
+ * (control characters, lone surrogates, over 256 characters) 400. A refused handshake creates
+ * no socket and no manager. Each frame is charged to the connection's and the user's inbound
+ * budget (over it: `RATE_LIMITED`, then close 4008), parsed once (not JSON, no string `event`,
+ * or nested deeper than 64 levels: `BAD_MESSAGE`), stamps the connection's liveness and its
+ * manager's activity, and goes to its `@SubscribeMessage` handler (guards, pipes and
+ * interceptors apply as usual). Answers are written within the send-buffer cap; handler
+ * Observables are unsubscribed when their socket closes; a failing handler is answered
+ * `INTERNAL_ERROR` and logged once a minute at most, never once per frame.
  *
  * @example app.useWebSocketAdapter(new WebSocketManagerAdapter(app));
  */
 export class WebSocketManagerAdapter extends WsAdapter {
   private readonly handshakeLogger = new Logger('WebSocketManager');
+  private readonly logThrottle = new LogThrottle();
+  private readonly subscriptions = new WeakMap<WebSocket, Set<Subscription>>();
+  private limiter?: InboundRateLimiter;
 
   constructor(private readonly app: INestApplicationContext) {
     super(app);
@@ -50,11 +70,23 @@ export class WebSocketManagerAdapter extends WsAdapter {
         this.authorize(info.req, info.origin).then(
           (refusal) => (refusal ? callback(false, refusal.status, refusal.message) : callback(true)),
           (error: unknown) => {
-            this.handshakeLogger.error(`handshake failed: ${String(error)}`);
+            this.logOnce('handshake', `handshake failed: ${logSafe(error)}`, 'error');
             callback(false, 500, 'Internal Server Error');
           },
         );
       },
+    });
+  }
+
+  override bindClientConnect(server: WebSocketServer, callback: (...args: unknown[]) => void): void {
+    super.bindClientConnect(server, (socket: WebSocket, request: IncomingMessage, ...rest: unknown[]) => {
+      const userId = handshakeOf(request)?.userId;
+      if (userId !== undefined) {
+        const limiter = this.rateLimiter();
+        limiter.register(socket, userId);
+        socket.once('close', () => limiter.unregister(socket));
+      }
+      callback(socket, request, ...rest);
     });
   }
 
@@ -63,31 +95,96 @@ export class WebSocketManagerAdapter extends WsAdapter {
     // the benchmark showed costing per-message latency and per-connection memory.
     const callbacks = new Map<string, MessageCallback>(handlers.map((h) => [String(h.message), h.callback]));
     const factory = this.app.get(WebSocketManagerFactory, { strict: false });
+    const limiter = this.rateLimiter();
+    client.once('close', () => this.unsubscribeAll(client));
     client.on('message', (raw: RawData, isBinary: boolean) => {
       factory.connectionOf(client)?.heard();
+      if (!this.withinBudget(client, limiter)) return;
       const frame = isBinary ? undefined : parseFrame(raw);
       if (!frame) {
-        sendJson(client, { event: 'error', data: { code: BAD_MESSAGE } });
+        this.send(client, { event: 'error', data: { code: BAD_MESSAGE } });
         return;
       }
       factory.managerOfSocket(client)?.markActivity();
       const callback = callbacks.get(frame.event);
-      if (callback) void this.deliver(client, () => callback(frame.data, frame.event));
+      if (callback) void this.deliver(client, frame.event, () => callback(frame.data, frame.event));
     });
   }
 
-  /** Runs a handler and writes its `{event, data}` answer(s); a failing handler is logged. */
-  private async deliver(client: WebSocket, run: () => unknown): Promise<void> {
+  /** Charges a frame to the budgets; `false`: dropped (warned once per burst, or the socket closed). */
+  private withinBudget(client: WebSocket, limiter: InboundRateLimiter): boolean {
+    const verdict = limiter.check(client);
+    if (verdict.action === 'deliver') return true;
+    const { userId, scope } = verdict;
+    if (verdict.action === 'close') {
+      if (client.readyState === WebSocket.OPEN) {
+        client.close(CloseCodes.RateLimited, RATE_LIMITED);
+        this.lifecycle().emit({ type: 'rate_limited', userId, scope, closed: true });
+      }
+    } else if (verdict.warn) {
+      this.send(client, { event: 'error', data: { code: RATE_LIMITED } });
+      this.lifecycle().emit({ type: 'rate_limited', userId, scope, closed: false });
+    }
+    return false;
+  }
+
+  /** Runs a handler and writes its `{event, data}` answer(s); a failing one is answered and logged once. */
+  private async deliver(client: WebSocket, event: string, run: () => unknown): Promise<void> {
     try {
       const result: unknown = await run();
-      if (isObservable(result)) {
-        result.subscribe({ next: (value) => sendJson(client, value), error: (error: unknown) => this.handshakeLogger.error(error) });
-      } else {
-        sendJson(client, result);
+      if (!isObservable(result)) {
+        this.send(client, result);
+        return;
+      }
+      if (client.readyState !== WebSocket.OPEN) return;
+      let subscriptions = this.subscriptions.get(client);
+      if (!subscriptions) this.subscriptions.set(client, (subscriptions = new Set()));
+      const owned = subscriptions;
+      const subscription: Subscription = result.subscribe({
+        next: (value) => this.send(client, value),
+        error: (error: unknown) => this.handlerFailed(client, event, error),
+      });
+      // Finished (or failed) at once: nothing to keep; otherwise held until the socket closes.
+      if (!subscription.closed) {
+        owned.add(subscription);
+        subscription.add(() => owned.delete(subscription));
       }
     } catch (error) {
-      this.handshakeLogger.error(error);
+      this.handlerFailed(client, event, error);
     }
+  }
+
+  private handlerFailed(client: WebSocket, event: string, error: unknown): void {
+    try {
+      this.send(client, { event: 'error', data: { code: INTERNAL_ERROR } });
+    } catch {
+      // The answer itself cannot be written: the socket is going away.
+    }
+    const detail = error instanceof Error ? (error.stack ?? error.message) : error;
+    this.logOnce(`handler:${event}`, `handler of "${logSafe(event, 64)}" failed: ${logSafe(detail, 2000)}`, 'error');
+  }
+
+  private unsubscribeAll(client: WebSocket): void {
+    const subscriptions = this.subscriptions.get(client);
+    if (!subscriptions) return;
+    this.subscriptions.delete(client);
+    for (const subscription of [...subscriptions]) subscription.unsubscribe();
+  }
+
+  /** Writes a handler answer within the send-buffer cap (the tracked connection counts a slow consumer). */
+  private send(client: WebSocket, value: unknown): void {
+    if (value === undefined || value === null || client.readyState !== WebSocket.OPEN) return;
+    let frame: string;
+    try {
+      frame = JSON.stringify(value);
+    } catch (error) {
+      // A circular or BigInt answer is the handler's bug: answered, and logged once.
+      this.handlerFailed(client, String((value as { event?: unknown }).event ?? '?'), error);
+      return;
+    }
+    const connection = this.app.get(WebSocketManagerFactory, { strict: false }).connectionOf(client);
+    if (connection) connection.send(frame);
+    else sendBounded(client, frame, this.options().maxBufferedBytes);
   }
 
   /** Decides one handshake; `null` admits it. Override to add checks. */
@@ -98,26 +195,33 @@ export class WebSocketManagerAdapter extends WsAdapter {
     }
     const userId = o.identityResolver ? await o.identityResolver(request) : null;
     if (!userId) return { status: 401, message: 'Unauthorized' };
+    if (!isAcceptableUserId(userId)) {
+      this.logOnce('user-id', `refused a handshake: unacceptable user id ${logSafe(JSON.stringify(userId), 120)} (control characters, lone surrogates or over 256 characters)`);
+      return { status: 400, message: 'Bad Request' };
+    }
     const context = new URL(request.url ?? '/', 'http://localhost').searchParams.get('context') ?? undefined;
     if (context !== undefined && !CONTEXT_PATTERN.test(context)) return { status: 400, message: 'Bad Request' };
     setHandshake(request, { userId, context });
     return null;
   }
 
+  /** Logs what a client can trigger at will: the first line of each key, then once a minute. */
+  private logOnce(key: string, line: string, level: 'warn' | 'error' = 'warn'): void {
+    const suppressed = this.logThrottle.take(key);
+    if (suppressed === null) return;
+    this.handshakeLogger[level](suppressed > 0 ? `${line} (${suppressed} similar since the last line)` : line);
+  }
+
+  private rateLimiter(): InboundRateLimiter {
+    this.limiter ??= new InboundRateLimiter(this.options());
+    return this.limiter;
+  }
+
+  private lifecycle(): ManagerLifecycleService {
+    return this.app.get(ManagerLifecycleService, { strict: false });
+  }
+
   private options(): ResolvedWsManagerOptions {
     return this.app.get<ResolvedWsManagerOptions>(WS_MANAGER_OPTIONS, { strict: false });
   }
-}
-
-function parseFrame(raw: RawData): { event: string; data: unknown } | undefined {
-  try {
-    const frame = JSON.parse(String(raw)) as { event?: unknown; data?: unknown } | null;
-    return typeof frame?.event === 'string' ? { event: frame.event, data: frame.data } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function sendJson(client: WebSocket, value: unknown): void {
-  if (value !== undefined && value !== null && client.readyState === WebSocket.OPEN) client.send(JSON.stringify(value));
 }

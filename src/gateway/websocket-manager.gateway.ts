@@ -156,9 +156,8 @@ export abstract class WebSocketManagerGateway implements OnGatewayConnection, On
 
   private refuse(client: WebSocket, error: unknown): void {
     if (error instanceof ManagerLimitExceededError) {
-      const { code, limit, active, retryAfterMs } = error;
-      this.send(client, 'error', { code, limit, active, retryAfterMs });
-      client.close(CloseCodes.LimitReached, code);
+      this.send(client, 'error', error.toPayload());
+      client.close(CloseCodes.LimitReached, error.code);
     } else if (error instanceof RegistryUnavailableError || error instanceof ContextBusyError) {
       client.close(CloseCodes.TryAgainLater, error.code);
     } else if (error instanceof RegistryReplyError) {

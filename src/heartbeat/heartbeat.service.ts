@@ -1,8 +1,9 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
 import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
+import { logSafe } from '../lifecycle/log-safe.js';
 import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
-import type { ManagedConnection } from '../managers/managed-connection.js';
+import type { ManagedConnection, SendLimit } from '../managers/managed-connection.js';
 
 /** Connections pinged per event-loop turn. */
 const PING_SLICE = 100;
@@ -11,7 +12,11 @@ const PING_SLICE = 100;
  * Protocol ping/pong for every tracked connection on one timer: a wheel whose slots are visited
  * in turn, so pings are spread over the interval instead of firing all at once. A ping still
  * unanswered `heartbeatTimeoutMs` later terminates the connection (detected within
- * interval + timeout plus one tick).
+ * interval + timeout plus one tick). Only the pong echoing the current ping's payload counts.
+ *
+ * It also arms each tracked connection's send-buffer cap (`maxBufferedBytes`): liveness and
+ * "does this peer keep up with what we send" are watched for the same set of connections.
+ * Every timer callback is guarded: one throw is logged (once a minute at most), never fatal.
  */
 @Injectable()
 export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -22,6 +27,9 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
   private nextSlot = 0;
   private tickCount = 0;
   private timer?: NodeJS.Timeout;
+  private readonly logger = new Logger('WebSocketManager');
+  private lastErrorLogAt = Number.NEGATIVE_INFINITY;
+  private readonly sendLimit: SendLimit;
 
   constructor(
     @Inject(WS_MANAGER_OPTIONS) private readonly options: ResolvedWsManagerOptions,
@@ -31,6 +39,11 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
     this.tickMs = Math.min(1000, Math.max(5, Math.floor(options.heartbeatIntervalMs / 100)));
     const slotCount = Math.max(1, Math.round(options.heartbeatIntervalMs / this.tickMs));
     this.slots = Array.from({ length: slotCount }, () => new Set());
+    this.sendLimit = {
+      maxBufferedBytes: options.maxBufferedBytes,
+      onSlowConsumer: (connection) =>
+        this.lifecycle.emit({ type: 'slow_consumer_closed', userId: connection.userId, connectionId: connection.id }),
+    };
   }
 
   /** Connections being watched. */
@@ -39,7 +52,7 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   onApplicationBootstrap(): void {
-    this.timer ??= setInterval(() => this.tick(), this.tickMs);
+    this.timer ??= setInterval(() => this.guarded(() => this.tick()), this.tickMs);
     this.timer.unref();
   }
 
@@ -51,6 +64,7 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
   /** Starts watching a connection. */
   track(connection: ManagedConnection): void {
     if (this.slotOf.has(connection)) return;
+    connection.sendLimit = this.sendLimit;
     const slot = this.nextSlot++ % this.slots.length;
     this.slots[slot]!.add(connection);
     this.slotOf.set(connection, slot);
@@ -102,7 +116,19 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
       if (!connection.ping(now)) continue;
       this.addDeadline(tick + timeoutTicks, connection);
     }
-    if (end < connections.length) setImmediate(() => this.pingSlice(connections, end, tick));
+    if (end < connections.length) setImmediate(() => this.guarded(() => this.pingSlice(connections, end, tick)));
+  }
+
+  /** Runs a timer callback so that a throw is logged (at most once a minute), never fatal. */
+  private guarded(run: () => void): void {
+    try {
+      run();
+    } catch (error) {
+      const now = Date.now();
+      if (now - this.lastErrorLogAt < 60_000) return;
+      this.lastErrorLogAt = now;
+      this.logger.error(`heartbeat tick failed: ${logSafe(error instanceof Error ? (error.stack ?? error.message) : error, 2000)}`);
+    }
   }
 
   private addDeadline(tick: number, connection: ManagedConnection): void {
@@ -115,7 +141,11 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
     if (!this.slotOf.has(connection) || !connection.isPongOverdue(this.options.heartbeatTimeoutMs, now)) return false;
     connection.pongMissed = true;
     this.untrack(connection);
-    connection.socket.terminate();
+    try {
+      connection.socket.terminate();
+    } catch {
+      // terminate() throws only for a socket that never connected: nothing left to release.
+    }
     this.lifecycle.emit({ type: 'heartbeat_terminated', userId: connection.userId, connectionId: connection.id });
     return true;
   }

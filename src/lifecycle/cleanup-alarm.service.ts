@@ -3,6 +3,7 @@ import type { Subscription } from 'rxjs';
 import type { CleanupReport } from '../cleanup/cleanup-report.js';
 import { WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
 import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
+import { logSafe } from './log-safe.js';
 import { ManagerLifecycleService } from './manager-lifecycle.service.js';
 
 /** Failure timestamps kept per user at most; older ones are dropped first. */
@@ -55,7 +56,7 @@ export class CleanupAlarmService implements OnModuleInit, OnModuleDestroy {
       try {
         if (isEmergencyCleanupFailure(event.report)) this.recordFailure(event.report.userId!, event.at);
       } catch (error) {
-        this.logger.error(`cleanup alarm: could not record a failure: ${String(error)}`);
+        this.logger.error(`cleanup alarm: could not record a failure: ${logSafe(error)}`);
       }
     });
   }
@@ -85,7 +86,7 @@ export class CleanupAlarmService implements OnModuleInit, OnModuleDestroy {
     if (failures < this.options.alarmThreshold || silenced) return false;
     user.alarmedAt = now;
     this.logger.error(
-      `ALARM: emergency cleanup failed ${failures} times in ${windowMs} ms for user ${userId} ` +
+      `ALARM: emergency cleanup failed ${failures} times in ${windowMs} ms for user ${logSafe(userId)} ` +
         `(threshold ${this.options.alarmThreshold}); their new sessions are being refused`,
     );
     this.lifecycle.emit({ type: 'alarm', userId, failures, windowMs });

@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
 import type { CleanupReport } from '../cleanup/cleanup-report.js';
+import { logSafe } from './log-safe.js';
 import { ManagerLifecycleService } from './manager-lifecycle.service.js';
 
 /**
@@ -23,7 +24,7 @@ export class LifecycleLoggerService implements OnModuleInit, OnModuleDestroy {
       try {
         this.logCleanup(event.report);
       } catch (error) {
-        this.logger.error(`could not log a cleanup report: ${String(error)}`);
+        this.logger.error(`could not log a cleanup report: ${logSafe(error)}`);
       }
     });
   }
@@ -57,7 +58,7 @@ export function formatCleanupReport(report: CleanupReport): string {
   const parts = [
     'cleanup',
     `trigger=${report.trigger}`,
-    `user=${report.userId ?? '*'}`,
+    `user=${report.userId === null ? '*' : logSafe(report.userId)}`,
     `needed=${report.needed}`,
     `freed=${report.freed}`,
     `detected=${report.detected}`,

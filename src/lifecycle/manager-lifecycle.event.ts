@@ -26,6 +26,13 @@ export type ManagerLifecycleEvent =
   | { type: 'heartbeat_terminated'; userId: string; connectionId: string; at: number }
   /** The registry answered with an error (a bug, not an outage): logged, counted, the admission closed 1011. */
   | { type: 'registry_error'; operation: string; message: string; at: number }
+  /** A send found the socket's send buffer over `maxBufferedBytes`: closed with 4009. */
+  | { type: 'slow_consumer_closed'; userId: string; connectionId: string; at: number }
+  /**
+   * A connection went over its inbound budget (`scope`: whose bucket ran dry): warned with
+   * `RATE_LIMITED` (`closed: false`, once per burst), or closed with 4008 (`closed: true`).
+   */
+  | { type: 'rate_limited'; userId: string; scope: 'connection' | 'user'; closed: boolean; at: number }
   | { type: 'cleanup'; report: CleanupReport; at: number }
   | { type: 'emergency_cleanup_failed'; userId: string; at: number }
   | { type: 'alarm'; userId: string; failures: number; windowMs: number; at: number };

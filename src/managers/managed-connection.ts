@@ -1,9 +1,23 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
+import { WS_MANAGER_DEFAULTS } from '../config/ws-manager.defaults.js';
+import { sendBounded, type BoundedSendResult } from './bounded-send.js';
+
+/** How much a connection may have buffered towards its peer, and who hears when it passes that. */
+export interface SendLimit {
+  /** Cap on the socket's `bufferedAmount` (see the `maxBufferedBytes` option). */
+  maxBufferedBytes: number;
+  /** Called once when a send found the cap passed and closed the socket (4009 `SLOW_CONSUMER`). */
+  onSlowConsumer(connection: ManagedConnection): void;
+}
+
+const DEFAULT_SEND_LIMIT: SendLimit = { maxBufferedBytes: WS_MANAGER_DEFAULTS.maxBufferedBytes, onSlowConsumer: () => undefined };
 
 /**
  * One tracked socket and its liveness, read from the socket itself: its `readyState`, when it was
- * last heard (any frame or pong), and whether a ping is outstanding. Listens for `pong` only; who
+ * last heard (any frame, or the pong answering its ping), and whether a ping is outstanding.
+ * Each ping carries a fresh random payload and only the pong echoing it counts: a client that
+ * sends pongs on its own without reading cannot pass for alive. Listens for `pong` only; who
  * owns the socket reports close via `WebSocketManagerFactory.release()`.
  */
 export class ManagedConnection {
@@ -11,7 +25,7 @@ export class ManagedConnection {
   readonly id = randomUUID();
   /** Epoch ms the connection was attached. */
   readonly connectedAt = Date.now();
-  /** Epoch ms of the last frame or pong received. */
+  /** Epoch ms of the last frame or answering pong received. */
   lastHeardAt = this.connectedAt;
   /** Epoch ms of the outstanding ping, or `null` when none is outstanding. */
   pingSentAt: number | null = null;
@@ -19,6 +33,12 @@ export class ManagedConnection {
   pongMissed = false;
   /** Set when the connection stayed silent through an admission-time liveness probe. */
   probeFailed = false;
+  /** Set once a send found the send buffer over its cap and closed the socket. */
+  slowConsumer = false;
+  /** The send-buffer cap; `HeartbeatService.track` sets the configured one. */
+  sendLimit: SendLimit = DEFAULT_SEND_LIMIT;
+  /** Payload of the outstanding ping: the pong must echo it. */
+  private pingPayload: Buffer | null = null;
   private readonly pongWaiters = new Set<() => void>();
 
   constructor(
@@ -27,7 +47,7 @@ export class ManagedConnection {
     /** The user this connection was authenticated as. */
     readonly userId: string,
   ) {
-    socket.on('pong', () => this.onPong());
+    socket.on('pong', (data: Buffer) => this.onPong(data));
   }
 
   /** Whether the socket is OPEN. */
@@ -45,12 +65,31 @@ export class ManagedConnection {
     this.lastHeardAt = now;
   }
 
-  /** Sends a protocol ping unless one is already outstanding; `false` if the socket is not open. */
+  /**
+   * Writes one text frame within the send-buffer cap (see {@link sendBounded}); a send over the
+   * cap closes the socket with 4009 and reports it to `sendLimit.onSlowConsumer` once.
+   */
+  send(frame: string): BoundedSendResult {
+    const result = sendBounded(this.socket, frame, this.sendLimit.maxBufferedBytes);
+    if (result === 'slow_consumer' && !this.slowConsumer) {
+      this.slowConsumer = true;
+      this.sendLimit.onSlowConsumer(this);
+    }
+    return result;
+  }
+
+  /**
+   * Sends a protocol ping unless the socket is not open (`false`). While a ping is outstanding
+   * the same payload is sent again (the admission probe), so a pong to either one counts.
+   */
   ping(now = Date.now()): boolean {
     if (!this.isOpen) return false;
-    if (this.pingSentAt === null) this.pingSentAt = now;
+    if (this.pingSentAt === null || this.pingPayload === null) {
+      this.pingSentAt = now;
+      this.pingPayload = randomBytes(8);
+    }
     try {
-      this.socket.ping();
+      this.socket.ping(this.pingPayload);
       return true;
     } catch {
       return false;
@@ -62,7 +101,7 @@ export class ManagedConnection {
     return this.pingSentAt !== null && now - this.pingSentAt >= timeoutMs;
   }
 
-  /** Resolves `true` at the next pong, `false` after `timeoutMs`. */
+  /** Resolves `true` at the next pong answering a ping, `false` after `timeoutMs`. */
   waitForPong(timeoutMs: number): Promise<boolean> {
     return new Promise((resolve) => {
       const done = (answered: boolean) => {
@@ -76,7 +115,11 @@ export class ManagedConnection {
     });
   }
 
-  private onPong(): void {
+  private onPong(data: Buffer): void {
+    // Unsolicited pongs (allowed by RFC 6455 as a heartbeat) prove nothing: the peer need not
+    // have read anything. Only the echo of the outstanding ping's payload does.
+    if (this.pingPayload === null || !this.pingPayload.equals(data)) return;
+    this.pingPayload = null;
     this.lastHeardAt = Date.now();
     this.pingSentAt = null;
     this.pongMissed = false;

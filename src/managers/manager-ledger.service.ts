@@ -5,6 +5,7 @@ import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
 import { RegistryReplyError } from '../errors/registry-reply.error.js';
 import { HeartbeatService } from '../heartbeat/heartbeat.service.js';
 import type { CleanupTrigger } from '../lifecycle/manager-lifecycle.event.js';
+import { logSafe } from '../lifecycle/log-safe.js';
 import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
 import type { ManagerRecord } from '../registry/manager-record.js';
 import type { AdmitResult, EvictionRequest, ManagerRegistry } from '../registry/manager-registry.interface.js';
@@ -188,13 +189,13 @@ export class ManagerLedger {
       removed = (await this.call('remove', (r) => r.remove(userId, managerId))) || manager !== undefined;
     } catch (error) {
       // A manager closed here whose entry stays is an orphan: the sweep's reconciliation removes it.
-      this.logger.error(`registry removal of manager ${managerId} of user ${userId} failed: ${String(error)}`);
+      this.logger.error(`registry removal of manager ${managerId} of user ${logSafe(userId)} failed: ${String(error)}`);
       removed = false;
     }
     if (removed) {
       const context = manager?.context ?? '';
       this.lifecycle.emit({ type: 'removed', userId, managerId, context, trigger, level, reason, evicted, closeFailed });
-      if (evicted) this.logger.log(`evicted manager ${managerId} of user ${userId} (trigger=${trigger} level=${level} reason=${reason})`);
+      if (evicted) this.logger.log(`evicted manager ${managerId} of user ${logSafe(userId)} (trigger=${trigger} level=${level} reason=${reason})`);
     }
     return { removed, closeFailed };
   }
@@ -210,7 +211,7 @@ export class ManagerLedger {
     const closed = this.closeHere(manager, superseded ? CloseCodes.Superseded : CloseCodes.Evicted, level, reason);
     const { userId, id: managerId, context } = manager;
     this.lifecycle.emit({ type: 'removed', userId, managerId, context, trigger, level, reason, evicted, closeFailed: !closed });
-    if (evicted) this.logger.log(`evicted manager ${managerId} of user ${userId} (level=${level} reason=${reason})`);
+    if (evicted) this.logger.log(`evicted manager ${managerId} of user ${logSafe(userId)} (level=${level} reason=${reason})`);
   }
 
   /** Another instance's cleanup removed the entry of a manager held here: close it, under the lock. */
@@ -299,7 +300,7 @@ export class ManagerLedger {
       else manager.closeAll(code, 'EVICTED', { event: 'evicted', data: { level, reason } });
       return true;
     } catch (error) {
-      this.logger.warn(`closing manager ${manager.id} of user ${manager.userId} failed (${String(error)}); removing it anyway`);
+      this.logger.warn(`closing manager ${manager.id} of user ${logSafe(manager.userId)} failed (${String(error)}); removing it anyway`);
       return false;
     }
   }

@@ -7,6 +7,10 @@ import { WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
 import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
 import { ContextBusyError } from '../errors/context-busy.error.js';
 import { InvalidContextError } from '../errors/invalid-context.error.js';
+import { InvalidUserIdError } from '../errors/invalid-user-id.error.js';
+import { isAcceptableUserId } from '../gateway/user-id.js';
+import { logSafe } from '../lifecycle/log-safe.js';
+import { retryAfter, type RetryAfter } from '../cleanup/retry-after.js';
 import { ManagerLimitExceededError } from '../errors/manager-limit-exceeded.error.js';
 import { HealthAssessmentService } from '../health/health-assessment.service.js';
 import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
@@ -87,6 +91,7 @@ export class WebSocketManagerFactory {
    */
   async acquire(request: AcquireRequest): Promise<Admission> {
     const context = request.context ?? randomUUID();
+    if (!isAcceptableUserId(request.userId)) throw new InvalidUserIdError();
     if (!CONTEXT_PATTERN.test(context)) throw new InvalidContextError(context);
     return this.ledger.withUser(request.userId, () => this.acquireLocked(request, context));
   }
@@ -189,8 +194,8 @@ export class WebSocketManagerFactory {
       result = await this.admit(record, limit);
     }
     if (!result.admitted) {
-      const retryAfterMs = await this.retryAfter(userId);
-      const error = new ManagerLimitExceededError(userId, limit, result.active, retryAfterMs, cleanup, context);
+      const hint = await this.retryAfter(userId);
+      const error = new ManagerLimitExceededError(userId, limit, result.active, hint.retryAfterMs, cleanup, context, hint.reason);
       // Without cleanup here the caller (EmergencyCleanupInterceptor) decides, and reports, the refusal.
       if (request.emergencyCleanup !== false) this.reportRejection(error);
       throw error;
@@ -220,17 +225,13 @@ export class WebSocketManagerFactory {
   reportRejection(error: ManagerLimitExceededError): void {
     const { userId, context, limit, active } = error;
     this.lifecycle.emit({ type: 'rejected', userId, context, limit, active });
-    this.logger.warn(`refused a session of user ${userId}: ${active}/${limit} managers and cleanup freed none`);
+    this.logger.warn(`refused a session of user ${logSafe(userId)}: ${active}/${limit} managers and cleanup freed none`);
   }
 
-  /** When a slot may free: the first detached manager's resume expiry, else one heartbeat cycle. */
-  private async retryAfter(userId: string): Promise<number> {
-    const o = this.options;
+  /** When a slot may free, from what the module will do by itself (see `retryAfter`). */
+  private async retryAfter(userId: string): Promise<RetryAfter> {
     const now = Date.now();
-    let soonest = o.heartbeatIntervalMs + o.heartbeatTimeoutMs;
-    for (const a of await this.health.assessUser(userId, now).catch(() => [])) {
-      if (a.detachedAt !== null) soonest = Math.min(soonest, a.detachedAt + o.resumeWindowMs - now);
-    }
-    return Math.max(1000, Math.ceil(soonest));
+    const assessments = await this.health.assessUser(userId, now).catch(() => []);
+    return retryAfter(assessments, this.options, now);
   }
 }

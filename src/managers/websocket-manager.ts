@@ -1,5 +1,15 @@
 import type { ManagerRecord } from '../registry/manager-record.js';
+import { WS_MANAGER_DEFAULTS } from '../config/ws-manager.defaults.js';
+import { SLOW_CONSUMER_CLOSE_CODE } from './bounded-send.js';
 import type { ManagedConnection } from './managed-connection.js';
+
+/** Bounds of the buffer a detached manager keeps: messages and bytes, oldest dropped first. */
+export interface ResumeBufferLimits {
+  /** Messages kept at most (the `resumeBuffer` option). */
+  messages: number;
+  /** Bytes (UTF-8) kept at most (the `resumeBufferBytes` option). */
+  bytes: number;
+}
 
 /** Close codes the module uses, with the reason text sent beside them. */
 export const CloseCodes = {
@@ -9,6 +19,10 @@ export const CloseCodes = {
   MessageTooBig: 1009,
   /** Registry unreachable: retry later. */
   TryAgainLater: 1013,
+  /** Over the inbound message budget after the `RATE_LIMITED` warning. */
+  RateLimited: 4008,
+  /** The send buffer passed `maxBufferedBytes`: the client does not read. */
+  SlowConsumer: SLOW_CONSUMER_CLOSE_CODE,
   /** Removed by cleanup. */
   Evicted: 4001,
   /** A newer connection to the same context took this one's place. */
@@ -34,14 +48,19 @@ export class WebSocketManager {
   registrySweepId = 0;
   /** Made on the first buffered message: most managers never need one. */
   private buffer: string[] | null = null;
+  private bufferBytes = 0;
+  private readonly bufferLimits: ResumeBufferLimits;
 
   constructor(
     /** The registry record this manager was admitted with. */
     private readonly record: ManagerRecord,
-    private readonly bufferLimit: number,
+    /** Resume buffer bounds; a number bounds the messages, the bytes then take their default. */
+    bufferLimits: number | ResumeBufferLimits,
   ) {
     this.lastActivityAt = record.lastActivityAt;
     this.reportedActivityAt = record.lastActivityAt;
+    this.bufferLimits =
+      typeof bufferLimits === 'number' ? { messages: bufferLimits, bytes: WS_MANAGER_DEFAULTS.resumeBufferBytes } : bufferLimits;
   }
 
   /** Globally unique id. */
@@ -72,6 +91,10 @@ export class WebSocketManager {
   get bufferedCount(): number {
     return this.buffer?.length ?? 0;
   }
+  /** Bytes of the messages waiting for a connection. */
+  get bufferedBytes(): number {
+    return this.bufferBytes;
+  }
 
   /** The registry view of this manager as it is now. */
   toRecord(): ManagerRecord {
@@ -84,23 +107,34 @@ export class WebSocketManager {
   }
 
   /**
-   * Sends `{event, data}` to every open connection, or buffers it (oldest dropped first) while
-   * the manager has none. Returns how many connections it was written to.
+   * Sends `{event, data}` to every open connection, or buffers it (oldest dropped first, within
+   * both the message and the byte bound) while the manager has none. A connection whose send
+   * buffer is over `maxBufferedBytes` is closed (4009) instead of written to. Returns how many
+   * connections it was written to.
    */
   send(event: string, data: unknown): number {
     const frame = JSON.stringify({ event, data });
     let sent = 0;
+    let open = 0;
     for (const connection of this.connections) {
       if (!connection.isOpen) continue;
-      connection.socket.send(frame);
-      sent++;
+      open++;
+      if (connection.send(frame) === 'sent') sent++;
     }
-    if (sent === 0 && this.bufferLimit > 0) {
-      this.buffer ??= [];
-      this.buffer.push(frame);
-      if (this.buffer.length > this.bufferLimit) this.buffer.shift();
-    }
+    if (open === 0) this.bufferFrame(frame);
     return sent;
+  }
+
+  private bufferFrame(frame: string): void {
+    const { messages, bytes } = this.bufferLimits;
+    const size = Buffer.byteLength(frame);
+    if (messages === 0 || size > bytes) return;
+    this.buffer ??= [];
+    this.buffer.push(frame);
+    this.bufferBytes += size;
+    while (this.buffer.length > messages || this.bufferBytes > bytes) {
+      this.bufferBytes -= Buffer.byteLength(this.buffer.shift()!);
+    }
   }
 
   /** Attaches a connection; returns those pushed out by `maxConnections` (oldest first). */
@@ -122,8 +156,14 @@ export class WebSocketManager {
   replayTo(connection: ManagedConnection): number {
     const frames = this.buffer ?? [];
     this.buffer = null;
-    for (const frame of frames) connection.socket.send(frame);
-    return frames.length;
+    this.bufferBytes = 0;
+    let sent = 0;
+    // Within the send-buffer cap like any send: a replay that passes it closes the socket (4009).
+    for (const frame of frames) {
+      if (connection.send(frame) !== 'sent') break;
+      sent++;
+    }
+    return sent;
   }
 
   /** Detaches a connection; returns `true` when that left the manager detached. */
@@ -142,7 +182,7 @@ export class WebSocketManager {
     let firstError: unknown;
     for (const connection of [...this.connections]) {
       try {
-        if (notice && connection.isOpen) connection.socket.send(JSON.stringify(notice));
+        if (notice) connection.send(JSON.stringify(notice));
         // A peer that stopped answering will not complete a close handshake either.
         if (connection.isClosed || connection.pongMissed || connection.probeFailed) connection.socket.terminate();
         else connection.socket.close(code, reason);
@@ -157,6 +197,7 @@ export class WebSocketManager {
     }
     this.connections.clear();
     this.buffer = null;
+    this.bufferBytes = 0;
     if (firstError !== undefined) throw firstError;
   }
 }

@@ -14,6 +14,8 @@ export const WS_METRIC_NAMES = {
   zombiesDetected: `${P}zombies_detected_total`,
   emergencyCleanupFailures: `${P}emergency_cleanup_failures_total`,
   heartbeatTerminations: `${P}heartbeat_terminations_total`,
+  slowConsumerCloses: `${P}slow_consumer_closes_total`,
+  rateLimited: `${P}rate_limited_total`,
   cleanupDuration: `${P}cleanup_duration_seconds`,
 } as const;
 
@@ -33,6 +35,8 @@ export interface WebSocketManagerMetricSet {
   zombiesDetected: Counter<'reason'>;
   emergencyCleanupFailures: Counter;
   heartbeatTerminations: Counter;
+  slowConsumerCloses: Counter;
+  rateLimited: Counter<'scope' | 'action'>;
   cleanupDuration: Histogram<'trigger'>;
 }
 
@@ -91,6 +95,15 @@ export function defineWebSocketManagerMetrics(registry: Registry, store: LocalMa
     name: N.heartbeatTerminations,
     help: 'Connections terminated because a protocol ping went unanswered past the heartbeat timeout.',
   });
+  const slowConsumerCloses = getOrCreateCounter(registry, {
+    name: N.slowConsumerCloses,
+    help: 'Connections closed with 4009 SLOW_CONSUMER because their send buffer passed maxBufferedBytes.',
+  });
+  const rateLimited = getOrCreateCounter(registry, {
+    name: N.rateLimited,
+    help: 'Inbound budget overruns: RATE_LIMITED warnings (action="warned") and 4008 closes (action="closed"), by the bucket that ran dry.',
+    labelNames: ['scope', 'action'] as const,
+  });
   const cleanupDuration = getOrCreateHistogram(registry, {
     name: N.cleanupDuration,
     help: 'Duration of cleanup runs in seconds (emergency runs include the liveness probe), by trigger.',
@@ -106,6 +119,8 @@ export function defineWebSocketManagerMetrics(registry: Registry, store: LocalMa
     zombiesDetected,
     emergencyCleanupFailures,
     heartbeatTerminations,
+    slowConsumerCloses,
+    rateLimited,
     cleanupDuration,
   };
 }

@@ -45,7 +45,9 @@ export const wsMetricsRegistryProvider: Provider = {
  * - `zombie_detected` → `zombies_detected_total{reason}`;
  * - `emergency_cleanup_failed` (an emergency run with `freed: false`, emitted by
  *   `CleanupAlarmService`) → `emergency_cleanup_failures_total`;
- * - `heartbeat_terminated` → `heartbeat_terminations_total`.
+ * - `heartbeat_terminated` → `heartbeat_terminations_total`;
+ * - `slow_consumer_closed` → `slow_consumer_closes_total`;
+ * - `rate_limited` → `rate_limited_total{scope,action="warned"|"closed"}`.
  *
  * Serve {@link metrics} with {@link contentType} from a controller, merge {@link registry} with
  * yours (`Registry.merge([...])`, when yours has no process metrics), or pass your registry as
@@ -120,6 +122,12 @@ export class WebSocketManagerMetrics implements OnModuleInit, OnModuleDestroy {
         break;
       case 'heartbeat_terminated':
         m.heartbeatTerminations.inc();
+        break;
+      case 'slow_consumer_closed':
+        m.slowConsumerCloses.inc();
+        break;
+      case 'rate_limited':
+        m.rateLimited.inc({ scope: event.scope, action: event.closed ? 'closed' : 'warned' });
         break;
       default:
         break;

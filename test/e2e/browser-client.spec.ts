@@ -76,7 +76,7 @@ describe.skipIf(lookup.skipReason !== undefined)(`browser client snippet (Chromi
     await logShows(page, 'closed 4029');
     const frames = await loggedFrames(page);
     expect(frames).toEqual([
-      { event: 'error', data: { code: 'MANAGER_LIMIT_REACHED', limit: 1, active: 1, retryAfterMs: expect.any(Number) } },
+      { event: 'error', data: { code: 'MANAGER_LIMIT_REACHED', limit: 1, active: 1, retryAfterMs: null, reason: 'sessions_in_use' } },
     ]);
     const retryAfterMs = (frames[0]!.data as { retryAfterMs: number }).retryAfterMs;
     const status = await page.locator('#status').textContent();

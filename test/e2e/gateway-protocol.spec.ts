@@ -77,7 +77,7 @@ describe('WebSocketManagerGateway protocol', () => {
     const { client, session } = await running.connect('u1', 'd');
     expect(session).toEqual({
       event: 'error',
-      data: { code: 'MANAGER_LIMIT_REACHED', limit: 3, active: 3, retryAfterMs: expect.any(Number) },
+      data: { code: 'MANAGER_LIMIT_REACHED', limit: 3, active: 3, retryAfterMs: null, reason: 'sessions_in_use' },
     });
     expect(await client.closed).toEqual({ code: 4029, reason: 'MANAGER_LIMIT_REACHED' });
     expect(await running.registry.countByUser('u1')).toBe(3);
@@ -108,7 +108,7 @@ describe('WebSocketManagerGateway protocol', () => {
     client.send('join', { context: 'third' });
     expect(await client.next('error')).toEqual({
       event: 'error',
-      data: { code: 'MANAGER_LIMIT_REACHED', limit: 2, active: 2, retryAfterMs: expect.any(Number) },
+      data: { code: 'MANAGER_LIMIT_REACHED', limit: 2, active: 2, retryAfterMs: null, reason: 'sessions_in_use' },
     });
     client.send('status');
     expect((await client.next('status')).data).toMatchObject({ context: 'second', managerId: joined.data.managerId });

@@ -31,7 +31,7 @@ describe('Node client snippet (ws)', () => {
     await running.connect('node-user', 'held'); // healthy: answers the admission probe
     const result = await runNodeClient(running.url({ context: 'node-cli' }), await running.token('node-user'));
     expect(result.frames).toEqual([
-      { event: 'error', data: { code: 'MANAGER_LIMIT_REACHED', limit: 1, active: 1, retryAfterMs: expect.any(Number) } },
+      { event: 'error', data: { code: 'MANAGER_LIMIT_REACHED', limit: 1, active: 1, retryAfterMs: null, reason: 'sessions_in_use' } },
     ]);
     const { retryAfterMs } = result.frames[0]!.data as { retryAfterMs: number };
     expect(result).toMatchObject({

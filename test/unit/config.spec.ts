@@ -85,6 +85,11 @@ describe('resolveWsManagerOptions', () => {
     expect(error.issues).toEqual([{ name: 'inactiveThresholdMs', value: 1000, rule: expect.stringContaining('idleThresholdMs') }]);
   });
 
+  it('rejects maxBufferedBytes below maxPayloadBytes', () => {
+    const error = thrown(() => resolveWsManagerOptions({ maxPayloadBytes: 65_536, maxBufferedBytes: 4096 }));
+    expect(error.issues).toEqual([{ name: 'maxBufferedBytes', value: 4096, rule: expect.stringContaining('maxPayloadBytes') }]);
+  });
+
   it('rejects unknown options', () => {
     const error = thrown(() => resolveWsManagerOptions({ maxManagers: 5 } as WsManagerOptions));
     expect(error.issues[0]!.rule).toContain('maxManagers');
@@ -109,6 +114,12 @@ describe('wsManagerOptionsFromEnv', () => {
     WS_PROBE_TIMEOUT_MS: ['250', 250],
     WS_RESUME_WINDOW_MS: ['0', 0],
     WS_RESUME_BUFFER: ['10', 10],
+    WS_RESUME_BUFFER_BYTES: ['4096', 4096],
+    WS_MAX_BUFFERED_BYTES: ['131072', 131_072],
+    WS_INBOUND_RATE_PER_CONNECTION: ['0', 0],
+    WS_INBOUND_BURST_PER_CONNECTION: ['5', 5],
+    WS_INBOUND_RATE_PER_USER: ['50', 50],
+    WS_INBOUND_BURST_PER_USER: ['80', 80],
     WS_IDLE_THRESHOLD_MS: ['60000', 60_000],
     WS_INACTIVE_THRESHOLD_MS: ['7200000', 7_200_000],
     WS_CLEANUP_CRON: ['*/5 * * * * *', '*/5 * * * * *'],
@@ -178,6 +189,11 @@ describe('wsManagerOptionsFromEnv', () => {
     const error = thrown(() => wsManagerOptionsFromEnv({ WS_IDLE_THRESHOLD_MS: '60000', WS_INACTIVE_THRESHOLD_MS: '1000' }));
     expect(error.issues).toEqual([{ name: 'WS_INACTIVE_THRESHOLD_MS', value: '1000', rule: expect.stringContaining('WS_IDLE_THRESHOLD_MS') }]);
     expect(error.message).toContain('WS_INACTIVE_THRESHOLD_MS="1000"');
+  });
+
+  it('rejects WS_MAX_BUFFERED_BYTES below WS_MAX_PAYLOAD_BYTES, naming the variables', () => {
+    const error = thrown(() => wsManagerOptionsFromEnv({ WS_MAX_BUFFERED_BYTES: '2048' }));
+    expect(error.issues).toEqual([{ name: 'WS_MAX_BUFFERED_BYTES', value: '2048', rule: expect.stringContaining('WS_MAX_PAYLOAD_BYTES') }]);
   });
 
   it('reports every bad variable at once', () => {

@@ -160,7 +160,7 @@ describe('EmergencyCleanupInterceptor', () => {
         handle: () => defer(() => bed.factory.acquire({ userId: 'u', context: 'three', socket: joining.server, emergencyCleanup: false })),
       };
       const answer = await firstValueFrom(bed.module.get(EmergencyCleanupInterceptor).intercept(context, next));
-      expect(answer).toEqual({ event: 'error', data: { code: 'MANAGER_LIMIT_REACHED', limit: 2, active: 2, retryAfterMs: expect.any(Number) } });
+      expect(answer).toEqual({ event: 'error', data: { code: 'MANAGER_LIMIT_REACHED', limit: 2, active: 2, retryAfterMs: null, reason: 'sessions_in_use' } });
       expect(recorder.events.filter((e) => e.type === 'rejected')).toEqual([expect.objectContaining({ userId: 'u', context: 'three' })]);
       expect(recorder.events.filter((e) => e.type === 'cleanup')).toHaveLength(1);
       recorder.stop();

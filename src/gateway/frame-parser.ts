@@ -1,0 +1,43 @@
+import type { RawData } from 'ws';
+
+/** Deepest `[`/`{` nesting a frame may have: far above any protocol message, far below a stack overflow. */
+export const MAX_FRAME_DEPTH = 64;
+
+/** A parsed inbound frame. */
+export interface InboundFrame {
+  event: string;
+  data: unknown;
+}
+
+/**
+ * Parses one text frame into `{event, data}`; `undefined` for anything else: not JSON, no string
+ * `event`, or nested deeper than {@link MAX_FRAME_DEPTH} (a nesting bomb would otherwise make
+ * every later step that walks the value, `JSON.stringify` of an echo first, overflow the stack).
+ */
+export function parseFrame(raw: RawData): InboundFrame | undefined {
+  const text = String(raw);
+  if (nestingExceeds(text, MAX_FRAME_DEPTH)) return undefined;
+  try {
+    const frame = JSON.parse(text) as { event?: unknown; data?: unknown } | null;
+    return typeof frame?.event === 'string' ? { event: frame.event, data: frame.data } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the JSON text nests arrays/objects deeper than `max`, ignoring brackets inside strings. */
+export function nestingExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
