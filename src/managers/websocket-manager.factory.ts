@@ -28,6 +28,8 @@ export interface AcquireRequest {
   context?: string;
   /** The socket to attach. */
   socket: WebSocket;
+  /** This user's own limit of managers (from the identity step); omitted: `maxManagersPerUser`. */
+  limit?: number;
   /**
    * Run emergency cleanup when the user is at the limit. `false` throws
    * {@link ManagerLimitExceededError} at once, for `EmergencyCleanupInterceptor` to handle.
