@@ -50,21 +50,20 @@ const output = (r: SpawnSyncReturns<string>) => `${r.stdout}\n${r.stderr}`;
 
 describe('consumer app (installed from npm pack)', () => {
   let dir: string;
-  let install: SpawnSyncReturns<string>;
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'wsm-consumer-'));
     // npm pack runs `prepack`, which builds the library (tsc -p tsconfig.build.json).
     const pack = run('npm', ['pack', '--json', '--pack-destination', dir], ROOT, 240_000);
-    expect(pack.status, output(pack)).toBe(0);
+    if (pack.status !== 0) throw new Error(`npm pack failed:\n${output(pack)}`);
     const [{ filename }] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as [{ filename: string }];
     cpSync(FIXTURE, dir, { recursive: true });
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
     pkg.dependencies = { 'nestjs-websocket-manager': `file:./${filename}`, ...pinned(CONSUMER_DEPENDENCIES) };
     pkg.devDependencies = pinned(CONSUMER_DEV_DEPENDENCIES);
     writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
-    install = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], dir, 420_000);
-    expect(install.status, output(install)).toBe(0);
+    const install = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], dir, 420_000);
+    if (install.status !== 0) throw new Error(`npm install of the tarball failed:\n${output(install)}`);
   }, 700_000);
 
   afterAll(() => {
