@@ -1,4 +1,5 @@
 import { Inject, Injectable, Module, type DynamicModule } from '@nestjs/common';
+import { registerAs } from '@nestjs/config';
 import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -202,6 +203,12 @@ describe('WebSocketManagerModule', () => {
     it('takes the options from an existing provider (useExisting)', async () => {
       const m = await boot(WebSocketManagerModule.forRootAsync({ imports: [WsOptionsModule], useExisting: WsOptionsFactory }));
       expect(optionsOf(m).maxManagersPerUser).toBe(SETTINGS.maxManagersPerUser);
+    });
+
+    it("takes @nestjs/config's registerAs(...).asProvider()", async () => {
+      const wsConfig = registerAs('ws', (): WsManagerOptions => ({ maxManagersPerUser: 6, cleanupCron: '*/20 * * * * *' }));
+      const m = await boot(WebSocketManagerModule.forRootAsync(wsConfig.asProvider()));
+      expect(optionsOf(m)).toMatchObject({ maxManagersPerUser: 6, cleanupCron: '*/20 * * * * *' });
     });
 
     it('takes isGlobal next to the factory', async () => {
