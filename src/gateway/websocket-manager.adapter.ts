@@ -44,6 +44,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
   private readonly governedServers = new Map<string, ReturnType<WsAdapter['create']>>();
   private readonly governedSockets = new WeakSet<WebSocket>();
   private gateways: GatewayInfo[] | undefined;
+  private identityService: WebSocketIdentityService | undefined;
 
   constructor(private readonly app: INestApplicationContext) {
     super(app);
@@ -105,6 +106,13 @@ export class WebSocketManagerAdapter extends WsAdapter {
     return { key: `${port}:${effective}`, path: effective };
   }
 
+  /** The identity step, looked up once (not per handshake). */
+  private identity(): WebSocketIdentityService {
+    const service = (this.identityService ??= this.app.get(WebSocketIdentityService, { strict: false }));
+    if (!service) throw new Error('WebSocketManagerAdapter needs WebSocketManagerModule in the application');
+    return service;
+  }
+
   /** Whether a socket belongs to a governed server (the others are handled as by WsAdapter). */
   protected governs(client: WebSocket): boolean {
     return this.governedSockets.has(client);
@@ -149,7 +157,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
     if (o.allowedOrigins.length > 0 && !(origin && o.allowedOrigins.includes(origin))) {
       return { status: 403, message: 'Forbidden' };
     }
-    const identity = await this.app.get(WebSocketIdentityService, { strict: false }).resolve(request);
+    const identity = await this.identity().resolve(request);
     if (!identity) return { status: 401, message: 'Unauthorized' };
     const context = new URL(request.url ?? '/', 'http://localhost').searchParams.get('context') ?? undefined;
     if (context !== undefined && !CONTEXT_PATTERN.test(context)) return { status: 400, message: 'Bad Request' };
