@@ -14,6 +14,8 @@ export default defineConfig({
   ],
   test: {
     include: ['src/**/*.spec.ts', 'test/**/*.spec.ts'],
+    // The consumer app's own suite runs inside its temp install (test/consumer/consumer.spec.ts).
+    exclude: ['**/node_modules/**', 'test/consumer/fixture/**'],
     environment: 'node',
     testTimeout: 20_000,
     hookTimeout: 20_000,

@@ -1,7 +1,14 @@
 // The public API of nestjs-websocket-manager, by name.
-export { WebSocketManagerModule, type WebSocketManagerModuleAsyncOptions } from './websocket-manager.module.js';
+export {
+  WebSocketManagerModule,
+  type WebSocketManagerModuleOptions,
+  type WebSocketManagerModuleAsyncOptions,
+  type WebSocketManagerModuleExtras,
+  type WebSocketManagerOptionsFactory,
+} from './websocket-manager.module.js';
+export { WebSocketManagerStartup } from './websocket-manager.startup.js';
 
-export { WS_MANAGER_OPTIONS, MANAGER_REGISTRY, SWEEP_JOB_NAME } from './config/ws-manager.constants.js';
+export { WS_MANAGER_OPTIONS, WS_MANAGER_MODULE_OPTIONS, MANAGER_REGISTRY, SWEEP_JOB_NAME } from './config/ws-manager.constants.js';
 export { WS_MANAGER_DEFAULTS } from './config/ws-manager.defaults.js';
 export type { WsManagerOptions, ResolvedWsManagerOptions, RegistryKind } from './config/ws-manager.options.js';
 export { resolveWsManagerOptions } from './config/ws-manager.schema.js';
@@ -29,12 +36,14 @@ export type { CleanupReport, CleanupLevelReport, ProbeReport } from './cleanup/c
 export type { ManagerRegistry, AdmitResult, EvictionRequest, RecordPage } from './registry/manager-registry.interface.js';
 export type { ManagerRecord, ManagerRecordPatch } from './registry/manager-record.js';
 export { InMemoryManagerRegistry } from './registry/in-memory-manager.registry.js';
-// ioredis is imported only when a RedisManagerRegistry starts, so this export costs memory users nothing.
-export * from './registry/redis/index.js';
+// RedisManagerRegistry is exported from 'nestjs-websocket-manager/redis': its types name ioredis's,
+// and the main entry must type-check (skipLibCheck: false) in an application without ioredis.
+// `registry: 'redis'` needs no import of it: the module loads it (and ioredis) on demand.
 
 export { ManagerLifecycleService } from './lifecycle/manager-lifecycle.service.js';
 export { logSafe, hasUnsafeCharacters } from './lifecycle/log-safe.js';
 export { retryAfter, MIN_RETRY_AFTER_MS, type RetryAfter, type RetryAfterReason } from './cleanup/retry-after.js';
+export { LifecycleEventEmitterBridge, LIFECYCLE_EVENT_PREFIX } from './lifecycle/lifecycle-event-emitter.bridge.js';
 export type { ManagerLifecycleEvent, ManagerLifecycleEventType, CleanupTrigger } from './lifecycle/manager-lifecycle.event.js';
 
 export * from './errors/index.js';
@@ -43,5 +52,5 @@ export * from './gateway/index.js';
 export * from './metrics/index.js';
 export { CleanupAlarmService, isEmergencyCleanupFailure } from './lifecycle/cleanup-alarm.service.js';
 export { LifecycleLoggerService, formatCleanupReport } from './lifecycle/lifecycle-logger.service.js';
-// WebSocketManagerHealthIndicator needs @nestjs/terminus: it is exported from
-// 'nestjs-websocket-manager/terminus' so that the main entry does not load terminus.
+// WebSocketManagerHealthIndicator and WebSocketManagerHealthModule need @nestjs/terminus: they are
+// exported from 'nestjs-websocket-manager/terminus' so that the main entry does not load terminus.

@@ -1,6 +1,6 @@
 import type { DynamicModule, Provider, Type } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { WebSocketManagerHealthIndicator } from '../../src/terminus.js';
+import { WebSocketManagerHealthModule } from '../../src/terminus.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
 import { AdminController } from './admin.controller.js';
 import { HealthController } from './health.controller.js';
@@ -15,10 +15,10 @@ export { MetricsController } from './metrics.controller.js';
  * Modules the HTTP endpoints need, for the application module's `imports` (next to a global
  * `ConfigModule`, `ScheduleModule.forRoot()` and `WebSocketManagerModule`).
  */
-export const HTTP_IMPORTS: DynamicModule[] = [TerminusModule.forRoot({ errorLogStyle: 'pretty' })];
+export const HTTP_IMPORTS: (DynamicModule | Type)[] = [TerminusModule.forRoot({ errorLogStyle: 'pretty' }), WebSocketManagerHealthModule];
 
 /** `GET /health`, `GET /metrics` and the admin API, for the application module's `controllers`. */
 export const HTTP_CONTROLLERS: Type[] = [HealthController, MetricsController, AdminController];
 
 /** Providers of the HTTP endpoints, for the application module's `providers`. */
-export const HTTP_PROVIDERS: Provider[] = [WebSocketManagerHealthIndicator, AdminTokenGuard];
+export const HTTP_PROVIDERS: Provider[] = [AdminTokenGuard];

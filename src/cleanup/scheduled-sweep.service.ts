@@ -46,6 +46,8 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
   private running: Promise<CleanupReport> | null = null;
   private sweepCount = 0;
   private status: SweepStatus = { lastFinishedAt: null, lastZombies: 0, lastReport: null, running: false };
+  /** Name of this instance's job in `SchedulerRegistry` (`ws-manager-sweep:<nodeId>`); `null` until bootstrap. */
+  jobName: string | null = null;
 
   constructor(
     @Inject(WS_MANAGER_OPTIONS) private readonly options: ResolvedWsManagerOptions,
@@ -67,12 +69,17 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
       },
       start: false,
     });
-    this.scheduler.addCronJob(SWEEP_JOB_NAME, job);
+    // Per instance: two module instances in one application must not collide on the name.
+    let name = `${SWEEP_JOB_NAME}:${this.options.nodeId}`;
+    for (let n = 2; this.scheduler.doesExist('cron', name); n++) name = `${SWEEP_JOB_NAME}:${this.options.nodeId}#${n}`;
+    this.scheduler.addCronJob(name, job);
+    this.jobName = name;
     job.start();
   }
 
   onModuleDestroy(): void {
-    if (this.scheduler.doesExist('cron', SWEEP_JOB_NAME)) this.scheduler.deleteCronJob(SWEEP_JOB_NAME);
+    if (this.jobName !== null && this.scheduler.doesExist('cron', this.jobName)) this.scheduler.deleteCronJob(this.jobName);
+    this.jobName = null;
   }
 
   /** The last sweep's outcome. */

@@ -1,5 +1,5 @@
 import type { CleanupLevel } from '../cleanup/cleanup-level.js';
-import type { IdentityResolver } from '../gateway/identity-resolver.interface.js';
+import type { IdentityResolverOption } from '../gateway/identity-resolver.interface.js';
 import type { ManagerRegistry } from '../registry/manager-registry.interface.js';
 import type { Registry } from 'prom-client';
 
@@ -89,8 +89,13 @@ export interface WsManagerOptions {
   alarmThreshold?: number;
   /** Window of the emergency-cleanup alarm. @default 600000 */
   alarmWindowMs?: number;
-  /** Resolves the user of an upgrade request; none: every handshake is refused with 401. */
-  identityResolver?: IdentityResolver;
+  /**
+   * Resolves the user of an upgrade request (and optionally that user's own limit): a function,
+   * an injectable class with `resolve(request)`, or a token that provides one. None: every
+   * handshake is refused with 401.
+   * @default undefined
+   */
+  identityResolver?: IdentityResolverOption;
   /**
    * prom-client registry to put the `ws_manager_*` metrics on (get-or-create, so sharing it is
    * harmless); the module then adds no process metrics to it. Unset: a new registry per module
@@ -105,6 +110,6 @@ export interface ResolvedWsManagerOptions
   extends Required<Omit<WsManagerOptions, 'identityResolver' | 'maxCleanupLevel' | 'registry' | 'metricsRegistry'>> {
   maxCleanupLevel: CleanupLevel;
   registry: RegistryKind | ManagerRegistry;
-  identityResolver?: IdentityResolver;
+  identityResolver?: IdentityResolverOption;
   metricsRegistry?: Registry;
 }

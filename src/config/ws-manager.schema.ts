@@ -59,7 +59,10 @@ export const wsManagerOptionsSchema = z
     alarmThreshold: count(1).default(D.alarmThreshold),
     alarmWindowMs: ms(1).default(D.alarmWindowMs),
     identityResolver: z
-      .custom<NonNullable<WsManagerOptions['identityResolver']>>((v) => typeof v === 'function', 'must be a function (request) => userId | null')
+      .custom<NonNullable<WsManagerOptions['identityResolver']>>(
+        (v) => typeof v === 'function' || typeof v === 'symbol' || (typeof v === 'string' && v.length > 0),
+        'must be a function (request) => userId | { userId, limit } | null, an injectable class with resolve(request), or a provider token',
+      )
       .optional(),
     metricsRegistry: z
       .custom<NonNullable<WsManagerOptions['metricsRegistry']>>(

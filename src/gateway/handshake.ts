@@ -6,6 +6,8 @@ export interface Handshake {
   userId: string;
   /** The requested context; `undefined`: a fresh one is made. */
   context?: string;
+  /** This user's own limit from the identity step; `undefined`: the `maxManagersPerUser` option. */
+  limit?: number;
 }
 
 const HANDSHAKE = Symbol('nestjs-websocket-manager.handshake');

@@ -1,5 +1,10 @@
 export * from './identity-resolver.interface.js';
 export { bearerTokenOf, handshakeOf, type Handshake } from './handshake.js';
+export { WebSocketManaged, isGovernedServer } from './governed-gateways.js';
+export { GovernedGatewaysCheck } from './governed-gateways.check.js';
+export { WebSocketIdentityService, normalizeIdentity, isIdentityResolverClass } from './websocket-identity.service.js';
+export { WebSocketSessions, type WsSessionInfo } from './websocket-sessions.service.js';
+export { WsSession, WsSessionPipe, NOT_ADMITTED } from './ws-session.decorator.js';
 export * from './websocket-manager.adapter.js';
 export { isAcceptableUserId, MAX_USER_ID_LENGTH } from './user-id.js';
 export { InboundRateLimiter, type InboundBudget, type InboundVerdict } from './inbound-rate-limiter.js';

@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { Logger, type INestApplicationContext } from '@nestjs/common';
+import { ModulesContainer } from '@nestjs/core';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
-import { isObservable, type Subscription } from 'rxjs';
+import { isObservable, type Observable, type Subscription } from 'rxjs';
 import { WebSocket, type RawData, type WebSocketServer } from 'ws';
 import { WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
 import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
@@ -13,9 +14,11 @@ import { sendBounded } from '../managers/bounded-send.js';
 import { CONTEXT_PATTERN, WebSocketManagerFactory } from '../managers/websocket-manager.factory.js';
 import { CloseCodes } from '../managers/websocket-manager.js';
 import { parseFrame } from './frame-parser.js';
+import { assertOneHandlerPerEvent, discoverGateways, markGovernedServer, normalizePath, type GatewayInfo } from './governed-gateways.js';
 import { handshakeOf, setHandshake } from './handshake.js';
 import { InboundRateLimiter } from './inbound-rate-limiter.js';
 import { isAcceptableUserId } from './user-id.js';
+import { WebSocketIdentityService } from './websocket-identity.service.js';
 
 /** Wire error code of a frame that is not JSON with a string `event` (or nested too deeply). */
 export const BAD_MESSAGE = 'BAD_MESSAGE';
@@ -35,8 +38,10 @@ export interface HandshakeRefusal {
 }
 
 /**
- * `WsAdapter` that applies the module's options to every gateway server (path, payload limit,
- * no permessage-deflate) and decides the handshake before the upgrade: an unresolvable identity
+ * `WsAdapter` that governs the gateways extending `WebSocketManagerGateway` (or opted in with
+ * `@WebSocketManaged()`): their server gets the module's options (the `path` option unless the
+ * gateway names its own, payload limit, no permessage-deflate) and the handshake is decided
+ * before the upgrade: an unresolvable identity
  * gets HTTP 401, a disallowed Origin 403, a malformed context or an unacceptable user id
  * (control characters, lone surrogates, over 256 characters) 400. A refused handshake creates
  * no socket and no manager. Each frame is charged to the connection's and the user's inbound
@@ -47,6 +52,8 @@ export interface HandshakeRefusal {
  * Observables are unsubscribed when their socket closes; a failing handler is answered
  * `INTERNAL_ERROR` and logged once a minute at most, never once per frame.
  *
+ * Every other gateway behaves exactly as under Nest's `WsAdapter`.
+ *
  * @example app.useWebSocketAdapter(new WebSocketManagerAdapter(app));
  */
 export class WebSocketManagerAdapter extends WsAdapter {
@@ -54,16 +61,26 @@ export class WebSocketManagerAdapter extends WsAdapter {
   private readonly logThrottle = new LogThrottle();
   private readonly subscriptions = new WeakMap<WebSocket, Set<Subscription>>();
   private limiter?: InboundRateLimiter;
+  private readonly governedServers = new Map<string, ReturnType<WsAdapter['create']>>();
+  private readonly governedSockets = new WeakSet<WebSocket>();
+  private gateways: GatewayInfo[] | undefined;
+  private identityService: WebSocketIdentityService | undefined;
 
   constructor(private readonly app: INestApplicationContext) {
     super(app);
   }
 
   override create(port: number, options: Record<string, unknown> = {}): ReturnType<WsAdapter['create']> {
+    const ownPath = typeof options.path === 'string' ? options.path : undefined;
+    const governed = this.governedAt(port, ownPath);
+    // Gateways the module does not govern get exactly what Nest's WsAdapter gives them.
+    if (!governed) return super.create(port, options);
+    const existing = this.governedServers.get(governed.key);
+    if (existing) return existing; // another governed gateway on the same path shares the server
     const o = this.options();
-    return super.create(port, {
+    const server = super.create(port, {
       ...options,
-      path: o.path,
+      path: governed.path,
       maxPayload: o.maxPayloadBytes,
       perMessageDeflate: false,
       verifyClient: (info: { origin: string; req: IncomingMessage }, callback: VerifyCallback) => {
@@ -76,6 +93,49 @@ export class WebSocketManagerAdapter extends WsAdapter {
         );
       },
     });
+    markGovernedServer(server);
+    server.on('connection', (socket: WebSocket) => this.governedSockets.add(socket));
+    this.governedServers.set(governed.key, server);
+    return server;
+  }
+
+  /**
+   * The governed server a gateway at (`port`, `ownPath`) belongs to, or `undefined` when no
+   * governed gateway is there. A gateway's own `path` wins over the `path` option. Fails at
+   * bootstrap when a governed and a plain gateway, or two handlers of one event, share a server.
+   */
+  private governedAt(port: number, ownPath: string | undefined): { key: string; path: string } | undefined {
+    const defaultPath = this.options().path;
+    const pathOf = (g: GatewayInfo) => normalizePath(g.ownPath ?? (g.governed ? defaultPath : undefined));
+    const path = normalizePath(ownPath);
+    this.gateways ??= discoverGateways(this.app.get(ModulesContainer, { strict: false }));
+    // The governed gateways Nest would key under this (port, path): their own path, or the default.
+    const candidates = this.gateways.filter((g) => g.governed && g.port === port && (g.ownPath === undefined ? ownPath === undefined : normalizePath(g.ownPath) === path));
+    if (candidates.length === 0) return undefined;
+    const effective = pathOf(candidates[0]!);
+    // Nest shares one server between gateways of the same raw `path` option, too.
+    const sharing = this.gateways.filter((g) => g.port === port && (pathOf(g) === effective || g.ownPath === ownPath));
+    const plain = sharing.find((g) => !g.governed);
+    if (plain) {
+      throw new Error(
+        `${plain.metatype.name} (a plain gateway) and ${candidates[0]!.metatype.name} (governed by nestjs-websocket-manager) ` +
+          `share the WebSocket path ${effective}; give the plain gateway its own @WebSocketGateway({ path })`,
+      );
+    }
+    assertOneHandlerPerEvent(sharing, `path ${effective}`);
+    return { key: `${port}:${effective}`, path: effective };
+  }
+
+  /** The identity step, looked up once (not per handshake). */
+  private identity(): WebSocketIdentityService {
+    const service = (this.identityService ??= this.app.get(WebSocketIdentityService, { strict: false }));
+    if (!service) throw new Error('WebSocketManagerAdapter needs WebSocketManagerModule in the application');
+    return service;
+  }
+
+  /** Whether a socket belongs to a governed server (the others are handled as by WsAdapter). */
+  protected governs(client: WebSocket): boolean {
+    return this.governedSockets.has(client);
   }
 
   override bindClientConnect(server: WebSocketServer, callback: (...args: unknown[]) => void): void {
@@ -90,7 +150,8 @@ export class WebSocketManagerAdapter extends WsAdapter {
     });
   }
 
-  override bindMessageHandlers(client: WebSocket, handlers: MessageMappingProperties[]): void {
+  override bindMessageHandlers(client: WebSocket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
+    if (!this.governs(client)) return super.bindMessageHandlers(client, handlers, transform);
     // One listener and one JSON.parse per frame instead of Nest's per-socket rxjs pipeline, which
     // the benchmark showed costing per-message latency and per-connection memory.
     const callbacks = new Map<string, MessageCallback>(handlers.map((h) => [String(h.message), h.callback]));
@@ -193,15 +254,16 @@ export class WebSocketManagerAdapter extends WsAdapter {
     if (o.allowedOrigins.length > 0 && !(origin && o.allowedOrigins.includes(origin))) {
       return { status: 403, message: 'Forbidden' };
     }
-    const userId = o.identityResolver ? await o.identityResolver(request) : null;
-    if (!userId) return { status: 401, message: 'Unauthorized' };
+    const identity = await this.identity().resolve(request);
+    if (!identity) return { status: 401, message: 'Unauthorized' };
+    const { userId } = identity;
     if (!isAcceptableUserId(userId)) {
       this.logOnce('user-id', `refused a handshake: unacceptable user id ${logSafe(JSON.stringify(userId), 120)} (control characters, lone surrogates or over 256 characters)`);
       return { status: 400, message: 'Bad Request' };
     }
     const context = new URL(request.url ?? '/', 'http://localhost').searchParams.get('context') ?? undefined;
     if (context !== undefined && !CONTEXT_PATTERN.test(context)) return { status: 400, message: 'Bad Request' };
-    setHandshake(request, { userId, context });
+    setHandshake(request, { userId, context, limit: identity.limit });
     return null;
   }
 

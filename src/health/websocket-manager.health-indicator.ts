@@ -1,4 +1,5 @@
-import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { CronTime } from 'cron';
 import { ScheduledSweepService } from '../cleanup/scheduled-sweep.service.js';
@@ -12,11 +13,11 @@ import type { ManagerRegistry } from '../registry/manager-registry.interface.js'
 export interface WebSocketManagerHealthCheckOptions {
   /** How long `registry.ping()` may take before the registry counts as unreachable. @default 1000 */
   pingTimeoutMs?: number;
-  /** Cron periods without a finished sweep (since bootstrap) after which the check is down. @default 3 */
+  /** Cron periods without a finished sweep (since bootstrap) after which the check is degraded. @default 3 */
   missedSweeps?: number;
 }
 
-/** The details reported with the `up`/`down` status. */
+/** The details reported with the `up`/`degraded`/`down` status. */
 export interface WebSocketManagerHealthDetails extends Record<string, unknown> {
   /** Registry implementation (`memory`, `redis`). */
   registry: string;
@@ -28,18 +29,29 @@ export interface WebSocketManagerHealthDetails extends Record<string, unknown> {
   lastSweepZombies: number;
   /** Milliseconds since the last sweep finished; `null` before the first. */
   lastSweepAgeMs: number | null;
-  /** Why the check is down; absent when up. */
+  /** Why the check is not up; absent when up. */
   message?: string;
 }
 
+/** The module's services the indicator reads. */
+interface Sources {
+  options: ResolvedWsManagerOptions;
+  registry: ManagerRegistry;
+  store: LocalManagerStore;
+  sweep: ScheduledSweepService;
+}
+
 /**
- * Terminus health indicator of the module: `up` with {@link WebSocketManagerHealthDetails};
- * `down` when `registry.ping()` answers false, throws or times out (Redis unreachable), or when
- * the scheduled sweep has not finished for `missedSweeps` cron periods since bootstrap (the
- * period is the longest gap between the next fire times of `cleanupCron`).
+ * Terminus health indicator of the module (terminus' `HealthIndicatorService`):
+ * - `down` when `registry.ping()` answers false, throws or does not answer within
+ *   `pingTimeoutMs` (terminus' own `attempt(...).withTimeout(...)`): Redis unreachable, 503;
+ * - `degraded` (terminus keeps answering 200) when the scheduled sweep has not finished for
+ *   `missedSweeps` cron periods since bootstrap: sessions still work, cleanup is late;
+ * - `up` otherwise, always with {@link WebSocketManagerHealthDetails}.
  *
- * It needs `HealthIndicatorService`, so provide it in a module that imports `TerminusModule`
- * and `WebSocketManagerModule`:
+ * Import {@link WebSocketManagerHealthModule} where your health controller lives: it provides
+ * and exports this indicator and finds the `WebSocketManagerModule` of the application itself,
+ * so neither module has to be global.
  * ```ts
  * @Controller('health')
  * class HealthController {
@@ -51,63 +63,64 @@ export interface WebSocketManagerHealthDetails extends Record<string, unknown> {
 @Injectable()
 export class WebSocketManagerHealthIndicator implements OnApplicationBootstrap {
   private bootstrappedAt = Date.now();
+  private sources: Sources | undefined;
 
   constructor(
     private readonly indicators: HealthIndicatorService,
-    @Inject(WS_MANAGER_OPTIONS) private readonly options: ResolvedWsManagerOptions,
-    @Inject(MANAGER_REGISTRY) private readonly registry: ManagerRegistry,
-    private readonly store: LocalManagerStore,
-    private readonly sweep: ScheduledSweepService,
+    private readonly moduleRef: ModuleRef,
   ) {}
 
   onApplicationBootstrap(): void {
     this.bootstrappedAt = Date.now();
   }
 
-  /** Checks the registry and the sweep; never throws (terminus reads `down` from the result). */
+  /** Checks the registry and the sweep; never throws (terminus reads the status from the result). */
   async isHealthy<const Key extends string = 'websocket'>(
     key: Key = 'websocket' as Key,
     options: WebSocketManagerHealthCheckOptions = {},
   ): Promise<HealthIndicatorResult<Key>> {
     const { pingTimeoutMs = 1000, missedSweeps = 3 } = options;
+    const { options: moduleOptions, registry, store, sweep } = this.lookUp();
     const session = this.indicators.check(key);
     const now = Date.now();
-    const status = this.sweep.getStatus();
-    const counts = countLocalManagers(this.store);
+    const status = sweep.getStatus();
+    const counts = countLocalManagers(store);
     const details: WebSocketManagerHealthDetails = {
-      registry: this.registry.kind,
+      registry: registry.kind,
       managers: counts.connected + counts.detached,
       connections: counts.connections,
       lastSweepZombies: status.lastZombies,
       lastSweepAgeMs: status.lastFinishedAt === null ? null : now - status.lastFinishedAt,
     };
 
-    const unreachable = await this.pingFails(pingTimeoutMs);
-    if (unreachable) return session.down({ ...details, message: `registry (${this.registry.kind}) unreachable: ${unreachable}` });
+    const pinged = await session
+      .attempt(async () => {
+        if (!(await registry.ping())) throw new Error('ping failed');
+      })
+      .withTimeout(pingTimeoutMs);
+    const answer = pinged[key] as { status: string; message?: string };
+    if (answer.status !== 'up') {
+      return session.down({ ...details, message: `registry (${registry.kind}) unreachable: ${answer.message ?? 'no answer'}` });
+    }
 
-    const periodMs = cronPeriodMs(this.options.cleanupCron);
+    const periodMs = cronPeriodMs(moduleOptions.cleanupCron);
     const since = Math.max(status.lastFinishedAt ?? 0, this.bootstrappedAt);
     if (now - since > missedSweeps * periodMs) {
       const last = status.lastFinishedAt === null ? 'no sweep has finished' : `the last sweep finished ${now - since} ms ago`;
-      return session.down({ ...details, message: `${last}; expected one every ${periodMs} ms (${this.options.cleanupCron})` });
+      return session.degraded({ ...details, message: `${last}; expected one every ${periodMs} ms (${moduleOptions.cleanupCron})` });
     }
     return session.up(details);
   }
 
-  /** `null` when the registry answered, else why not. */
-  private async pingFails(timeoutMs: number): Promise<string | null> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<string>((resolve) => {
-      timer = setTimeout(() => resolve(`ping timed out after ${timeoutMs} ms`), timeoutMs);
-    });
-    try {
-      const answer = await Promise.race([this.registry.ping().then((ok) => (ok ? null : 'ping failed')), timeout]);
-      return answer;
-    } catch (error) {
-      return `ping threw: ${error instanceof Error ? error.message : String(error)}`;
-    } finally {
-      clearTimeout(timer);
-    }
+  /** The module's services, found wherever `WebSocketManagerModule` was imported. */
+  private lookUp(): Sources {
+    this.sources ??= {
+      options: this.moduleRef.get<ResolvedWsManagerOptions>(WS_MANAGER_OPTIONS, { strict: false }),
+      registry: this.moduleRef.get<ManagerRegistry>(MANAGER_REGISTRY, { strict: false }),
+      store: this.moduleRef.get(LocalManagerStore, { strict: false }),
+      sweep: this.moduleRef.get(ScheduledSweepService, { strict: false }),
+    };
+    return this.sources;
   }
 }
 

@@ -10,7 +10,7 @@ import { InvalidContextError } from '../errors/invalid-context.error.js';
 import { InvalidUserIdError } from '../errors/invalid-user-id.error.js';
 import { isAcceptableUserId } from '../gateway/user-id.js';
 import { logSafe } from '../lifecycle/log-safe.js';
-import { retryAfter, type RetryAfter } from '../cleanup/retry-after.js';
+import { retryAfter } from '../cleanup/retry-after.js';
 import { ManagerLimitExceededError } from '../errors/manager-limit-exceeded.error.js';
 import { HealthAssessmentService } from '../health/health-assessment.service.js';
 import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
@@ -32,14 +32,14 @@ export interface AcquireRequest {
   context?: string;
   /** The socket to attach. */
   socket: WebSocket;
+  /** This user's own limit of managers (from the identity step); omitted: `maxManagersPerUser`. */
+  limit?: number;
   /**
    * Run emergency cleanup when the user is at the limit. `false` throws
    * {@link ManagerLimitExceededError} at once, for `EmergencyCleanupInterceptor` to handle.
    * @default true
    */
   emergencyCleanup?: boolean;
-  /** This user's limit (from the identity step); unset: `maxManagersPerUser`. */
-  limit?: number;
 }
 
 /** A socket admitted to a manager. */
@@ -116,7 +116,10 @@ export class WebSocketManagerFactory {
       try {
         return await this.acquireLocked({ userId, socket: connection.socket, emergencyCleanup, limit }, context);
       } catch (error) {
-        if (previous && this.store.get(previous.id) === previous && connection.isOpen) this.ledger.attachLocked(previous, connection.socket, true);
+        if (!previous || this.store.get(previous.id) !== previous || !connection.isOpen) throw error;
+        this.ledger.attachLocked(previous, connection.socket, true);
+        // The hint was judged while the manager being left looked detached; it is not any more.
+        if (error instanceof ManagerLimitExceededError) throw await this.refusal(error.userId, error.limit, error.active, error.cleanup, error.context);
         throw error;
       }
     });
@@ -194,8 +197,7 @@ export class WebSocketManagerFactory {
       result = await this.admit(record, limit);
     }
     if (!result.admitted) {
-      const hint = await this.retryAfter(userId);
-      const error = new ManagerLimitExceededError(userId, limit, result.active, hint.retryAfterMs, cleanup, context, hint.reason);
+      const error = await this.refusal(userId, limit, result.active, cleanup, context);
       // Without cleanup here the caller (EmergencyCleanupInterceptor) decides, and reports, the refusal.
       if (request.emergencyCleanup !== false) this.reportRejection(error);
       throw error;
@@ -228,10 +230,11 @@ export class WebSocketManagerFactory {
     this.logger.warn(`refused a session of user ${logSafe(userId)}: ${active}/${limit} managers and cleanup freed none`);
   }
 
-  /** When a slot may free, from what the module will do by itself (see `retryAfter`). */
-  private async retryAfter(userId: string): Promise<RetryAfter> {
+  /** The refusal, with when a slot may free judged from what the module will do by itself (see `retryAfter`). */
+  private async refusal(userId: string, limit: number, active: number, cleanup: CleanupReport | null, context: string): Promise<ManagerLimitExceededError> {
     const now = Date.now();
     const assessments = await this.health.assessUser(userId, now).catch(() => []);
-    return retryAfter(assessments, this.options, now);
+    const hint = retryAfter(assessments, this.options, now);
+    return new ManagerLimitExceededError(userId, limit, active, hint.retryAfterMs, cleanup, context, hint.reason);
   }
 }

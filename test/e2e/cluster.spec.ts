@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisManagerRegistry, RegistryEventsService } from '../../src/index.js';
+import { RegistryEventsService } from '../../src/index.js';
+import { RedisManagerRegistry } from '../../src/redis.js';
 import { WebSocket } from 'ws';
 import { startExampleApp, TEST_SECRET, TestClient, type RunningApp } from '../support/app-harness.js';
 import { deleteKeys, REDIS_URL, RedisServerProcess, requireRedis, uniquePrefix } from '../support/redis.js';

@@ -99,7 +99,8 @@ describe('liveness with real broken peers', () => {
     const waited = Date.now() - started;
     expect(third.session.event).toBe('session');
     expect(third.session.data.cleanup).toMatchObject({
-      probe: { probed: 2, unresponsive: 1 },
+      // The live one may have just answered a heartbeat ping (then it is not probed): the frozen one is.
+      probe: expect.objectContaining({ unresponsive: 1 }),
       levels: [expect.objectContaining({ level: 'conservative', removed: 0 }), expect.objectContaining({ level: 'moderate', removed: 1, reasons: { probe_failed: 1 } })],
     });
     expect(waited).toBeLessThan(2000);

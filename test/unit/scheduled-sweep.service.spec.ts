@@ -184,7 +184,9 @@ describe('ScheduledSweepService', () => {
     it('registers the cron job with the configured expression; firing it sweeps; close removes it', async () => {
       const b = await setup({ cleanupCron: '*/7 * * * * *' });
       const scheduler = b.module.get(SchedulerRegistry);
-      const job = scheduler.getCronJob(SWEEP_JOB_NAME);
+      const name = b.sweep.jobName!;
+      expect(name.startsWith(`${SWEEP_JOB_NAME}:`)).toBe(true);
+      const job = scheduler.getCronJob(name);
       expect(job.cronTime.source).toBe('*/7 * * * * *');
       expect(job.isActive).toBe(true);
       const sweeping = vi.spyOn(b.sweep, 'sweep');
@@ -194,7 +196,7 @@ describe('ScheduledSweepService', () => {
 
       await b.close();
       bed = undefined;
-      expect(scheduler.doesExist('cron', SWEEP_JOB_NAME)).toBe(false);
+      expect(scheduler.doesExist('cron', name)).toBe(false);
     });
 
     it('fires the sweep on schedule (fake timers)', async () => {

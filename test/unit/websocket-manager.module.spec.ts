@@ -1,4 +1,5 @@
-import { Injectable, Module, type DynamicModule } from '@nestjs/common';
+import { Inject, Injectable, Module, type DynamicModule } from '@nestjs/common';
+import { registerAs } from '@nestjs/config';
 import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -19,10 +20,15 @@ import {
   WebSocketManagerModule,
   WS_MANAGER_DEFAULTS,
   WS_MANAGER_OPTIONS,
+  WS_MANAGER_MODULE_OPTIONS,
   type ResolvedWsManagerOptions,
+  type WebSocketManagerOptionsFactory,
+  type WsManagerOptions,
   RegistryEventsService,
   WebSocketManagerMetrics,
   CleanupAlarmService,
+  WebSocketIdentityService,
+  WebSocketSessions,
 } from '../../src/index.js';
 
 // A stand-in for @nestjs/config: a module exporting a service that holds values.
@@ -36,6 +42,34 @@ class SettingsService {
 @Module({ providers: [SettingsService], exports: [SettingsService] })
 class SettingsModule {}
 
+/** A `useClass` / `useExisting` options factory that injects a service of an imported module. */
+@Injectable()
+class WsOptionsFactory implements WebSocketManagerOptionsFactory {
+  constructor(private readonly settings: SettingsService) {}
+  createWebSocketManagerOptions(): WsManagerOptions {
+    return { maxManagersPerUser: this.settings.get('maxManagersPerUser') };
+  }
+}
+@Module({ imports: [SettingsModule], providers: [WsOptionsFactory], exports: [WsOptionsFactory] })
+class WsOptionsModule {}
+
+/** A feature module that does not import WebSocketManagerModule (for isGlobal). */
+@Injectable()
+class FeatureService {
+  constructor(readonly factory: WebSocketManagerFactory) {}
+}
+@Module({ providers: [FeatureService] })
+class FeatureModule {}
+
+/** An injectable identity resolver given by class (its own DI). */
+@Injectable()
+class TokenResolver {
+  constructor(@Inject('USERS') private readonly users: Record<string, string>) {}
+  resolve(): string | null {
+    return this.users.t ?? null;
+  }
+}
+
 const EXPORTED = [
   LocalManagerStore,
   ManagerLifecycleService,
@@ -48,6 +82,8 @@ const EXPORTED = [
   EmergencyCleanupInterceptor,
   WebSocketManagerMetrics,
   CleanupAlarmService,
+  WebSocketIdentityService,
+  WebSocketSessions,
 ];
 
 describe('WebSocketManagerModule', () => {
@@ -91,6 +127,21 @@ describe('WebSocketManagerModule', () => {
       expect(() => WebSocketManagerModule.forRoot({ cleanupCron: 'soon' })).toThrow(/cleanupCron/);
     });
 
+    it('takes isGlobal inside the options', async () => {
+      module = await Test.createTestingModule({
+        imports: [ScheduleModule.forRoot(), WebSocketManagerModule.forRoot({ isGlobal: true }), FeatureModule],
+      }).compile();
+      expect(module.get(FeatureService).factory).toBe(module.get(WebSocketManagerFactory));
+      expect(optionsOf(module)).not.toHaveProperty('isGlobal');
+    });
+
+    it('is not global by default: a feature module that does not import it cannot inject it', async () => {
+      const building = Test.createTestingModule({
+        imports: [ScheduleModule.forRoot(), WebSocketManagerModule.forRoot(), FeatureModule],
+      }).compile();
+      await expect(building).rejects.toThrow(/FeatureService/);
+    });
+
     it('makes every exported service resolvable from the importing module', async () => {
       const m = await boot(WebSocketManagerModule.forRoot());
       for (const service of EXPORTED) expect(m.get(service, { strict: false })).toBeInstanceOf(service);
@@ -129,7 +180,7 @@ describe('WebSocketManagerModule', () => {
         }),
       );
       expect(optionsOf(m)).toMatchObject(SETTINGS);
-      const job = m.get(SchedulerRegistry).getCronJob(SWEEP_JOB_NAME);
+      const job = m.get(SchedulerRegistry).getCronJob(m.get(ScheduledSweepService).jobName!);
       expect(job.cronTime.source).toBe(SETTINGS.cleanupCron);
     });
 
@@ -142,6 +193,29 @@ describe('WebSocketManagerModule', () => {
         }),
       );
       expect(optionsOf(m).maxManagersPerUser).toBe(11);
+    });
+
+    it('takes the options from a useClass factory that injects an imported service', async () => {
+      const m = await boot(WebSocketManagerModule.forRootAsync({ imports: [SettingsModule], useClass: WsOptionsFactory }));
+      expect(optionsOf(m).maxManagersPerUser).toBe(SETTINGS.maxManagersPerUser);
+    });
+
+    it('takes the options from an existing provider (useExisting)', async () => {
+      const m = await boot(WebSocketManagerModule.forRootAsync({ imports: [WsOptionsModule], useExisting: WsOptionsFactory }));
+      expect(optionsOf(m).maxManagersPerUser).toBe(SETTINGS.maxManagersPerUser);
+    });
+
+    it("takes @nestjs/config's registerAs(...).asProvider()", async () => {
+      const wsConfig = registerAs('ws', (): WsManagerOptions => ({ maxManagersPerUser: 6, cleanupCron: '*/20 * * * * *' }));
+      const m = await boot(WebSocketManagerModule.forRootAsync(wsConfig.asProvider()));
+      expect(optionsOf(m)).toMatchObject({ maxManagersPerUser: 6, cleanupCron: '*/20 * * * * *' });
+    });
+
+    it('takes isGlobal next to the factory', async () => {
+      module = await Test.createTestingModule({
+        imports: [ScheduleModule.forRoot(), WebSocketManagerModule.forRootAsync({ isGlobal: true, useFactory: () => ({}) }), FeatureModule],
+      }).compile();
+      expect(module.get(FeatureService).factory).toBe(module.get(WebSocketManagerFactory));
     });
 
     it('fails at init with InvalidOptionsError for bad options', async () => {
@@ -162,13 +236,15 @@ describe('WebSocketManagerModule', () => {
       vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
       const m = await boot(WebSocketManagerModule.forRoot({ cleanupCron: '*/15 * * * * *' }));
       const scheduler = m.get(SchedulerRegistry);
-      expect(scheduler.getCronJob(SWEEP_JOB_NAME).cronTime.source).toBe('*/15 * * * * *');
+      const name = m.get(ScheduledSweepService).jobName!;
+      expect(name).toBe(`${SWEEP_JOB_NAME}:${optionsOf(m).nodeId}`);
+      expect(scheduler.getCronJob(name).cronTime.source).toBe('*/15 * * * * *');
       // The cron job's next-run timeout and the heartbeat wheel's interval.
       expect(vi.getTimerCount()).toBeGreaterThanOrEqual(2);
 
       await m.close();
       module = undefined;
-      expect(scheduler.doesExist('cron', SWEEP_JOB_NAME)).toBe(false);
+      expect(scheduler.doesExist('cron', name)).toBe(false);
       expect(vi.getTimerCount()).toBe(0);
     });
 
@@ -179,6 +255,68 @@ describe('WebSocketManagerModule', () => {
       await m.close();
       module = undefined;
       expect(closing).toHaveBeenCalledTimes(1);
+    });
+  });
+
+  describe('in a testing module', () => {
+    it('starts a registry given with overrideProvider(MANAGER_REGISTRY) in onModuleInit, and closes it', async () => {
+      const registry = new InMemoryManagerRegistry();
+      const starting = vi.spyOn(registry, 'start');
+      const closing = vi.spyOn(registry, 'close');
+      const m = await Test.createTestingModule({ imports: [ScheduleModule.forRoot(), WebSocketManagerModule.forRoot({ nodeId: 'tm' })] })
+        .overrideProvider(MANAGER_REGISTRY)
+        .useValue(registry)
+        .compile();
+      expect(starting).not.toHaveBeenCalled();
+      await m.init();
+      expect(starting).toHaveBeenCalledWith('tm');
+      expect(m.get(WebSocketManagerFactory)).toBeInstanceOf(WebSocketManagerFactory);
+      await m.close();
+      expect(closing).toHaveBeenCalledTimes(1);
+    });
+
+    it('validates and completes a partial overrideProvider(WS_MANAGER_MODULE_OPTIONS)', async () => {
+      module = await Test.createTestingModule({ imports: [ScheduleModule.forRoot(), WebSocketManagerModule.forRoot()] })
+        .overrideProvider(WS_MANAGER_MODULE_OPTIONS)
+        .useValue({ maxManagersPerUser: 2 })
+        .compile();
+      await module.init();
+      expect(optionsOf(module)).toMatchObject({ ...WS_MANAGER_DEFAULTS, maxManagersPerUser: 2 });
+    });
+
+    it('refuses a partial overrideProvider(WS_MANAGER_OPTIONS) at init, leaving no timer behind', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+      const m = await Test.createTestingModule({ imports: [ScheduleModule.forRoot(), WebSocketManagerModule.forRoot()] })
+        .overrideProvider(WS_MANAGER_OPTIONS)
+        .useValue({ maxManagersPerUser: 2 })
+        .compile();
+      m.useLogger(false);
+      await expect(m.init()).rejects.toThrow(/override WS_MANAGER_MODULE_OPTIONS/);
+      expect(vi.getTimerCount()).toBe(0);
+      await m.close().catch(() => undefined);
+    });
+
+    it('runs two module instances in one application without colliding on the sweep job', async () => {
+      @Module({ imports: [WebSocketManagerModule.forRoot({ nodeId: 'same', maxManagersPerUser: 3 })] })
+      class A {}
+      @Module({ imports: [WebSocketManagerModule.forRoot({ nodeId: 'same', maxManagersPerUser: 4 })] })
+      class B {}
+      module = await Test.createTestingModule({ imports: [ScheduleModule.forRoot(), A, B] }).compile();
+      module.useLogger(false);
+      await module.init();
+      const names = module.get(SchedulerRegistry).getCronJobs();
+      expect([...names.keys()].sort()).toEqual([`${SWEEP_JOB_NAME}:same`, `${SWEEP_JOB_NAME}:same#2`]);
+    });
+
+    it('resolves an injectable identity resolver class with its own dependencies', async () => {
+      const m = await boot(
+        WebSocketManagerModule.forRootAsync({
+          extraProviders: [{ provide: 'USERS', useValue: { t: 'ann' } }],
+          useFactory: () => ({ identityResolver: TokenResolver }),
+        }),
+      );
+      const identity = m.get(WebSocketIdentityService);
+      expect(await identity.resolve({} as never)).toEqual({ userId: 'ann' });
     });
   });
 });

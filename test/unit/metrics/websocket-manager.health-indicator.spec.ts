@@ -8,7 +8,9 @@ import {
   WebSocketManagerFactory,
   WebSocketManagerModule,
 } from '../../../src/index.js';
-import { WebSocketManagerHealthIndicator } from '../../../src/terminus.js';
+import { Controller, Get, Module } from '@nestjs/common';
+import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { WebSocketManagerHealthIndicator, WebSocketManagerHealthModule } from '../../../src/terminus.js';
 import { closedOnServer, destroyTcp, SocketHarness } from '../../support/socket-harness.js';
 
 /** An in-memory registry whose reachability the test decides. */
@@ -79,29 +81,57 @@ describe('WebSocketManagerHealthIndicator', () => {
       registry.answer = 'throw';
       expect((await indicator.isHealthy()).websocket).toMatchObject({
         status: 'down',
-        message: 'registry (memory) unreachable: ping threw: ECONNREFUSED 127.0.0.1:6379',
+        message: 'registry (memory) unreachable: ECONNREFUSED 127.0.0.1:6379',
       });
       registry.answer = 'hang';
       expect((await indicator.isHealthy('websocket', { pingTimeoutMs: 30 })).websocket).toMatchObject({
         status: 'down',
-        message: 'registry (memory) unreachable: ping timed out after 30 ms',
+        message: 'registry (memory) unreachable: timeout of 30ms exceeded',
       });
       registry.answer = 'up';
       expect((await indicator.isHealthy()).websocket.status).toBe('up');
     });
 
-    it('is down when no sweep finished for three cron periods since bootstrap, up again after one', async () => {
+    it('is degraded (not down) when no sweep finished for three cron periods since bootstrap, up again after one', async () => {
       vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
       vi.setSystemTime(Date.now() + 2 * 365 * DAY); // two yearly periods: still fine
       expect((await indicator.isHealthy()).websocket.status).toBe('up');
 
-      vi.setSystemTime(Date.now() + 2 * 366 * DAY); // four: down
+      vi.setSystemTime(Date.now() + 2 * 366 * DAY); // four: degraded
       const down = (await indicator.isHealthy()).websocket;
-      expect(down).toMatchObject({ status: 'down', lastSweepAgeMs: null });
+      expect(down).toMatchObject({ status: 'degraded', lastSweepAgeMs: null });
       expect(down.message).toMatch(/^no sweep has finished; expected one every \d+ ms \(0 0 0 1 1 \*\)$/);
 
       await module.get(ScheduledSweepService).sweep();
       expect((await indicator.isHealthy()).websocket).toMatchObject({ status: 'up', lastSweepAgeMs: 0 });
+    });
+  });
+
+  describe('WebSocketManagerHealthModule', () => {
+    it('lets a separate health module use the indicator, nothing global', async () => {
+      @Controller('health')
+      class HealthController {
+        constructor(
+          private readonly health: HealthCheckService,
+          private readonly ws: WebSocketManagerHealthIndicator,
+        ) {}
+        @Get() @HealthCheck() check() {
+          return this.health.check([() => this.ws.isHealthy('websocket')]);
+        }
+      }
+      @Module({ imports: [TerminusModule.forRoot({ logger: false }), WebSocketManagerHealthModule], controllers: [HealthController] })
+      class HealthModule {}
+      const separate = await Test.createTestingModule({
+        imports: [ScheduleModule.forRoot(), WebSocketManagerModule.forRoot({ cleanupCron: '0 0 0 1 1 *' }), HealthModule],
+      }).compile();
+      separate.useLogger(false);
+      await separate.init();
+      try {
+        const result = await separate.get(HealthController).check();
+        expect(result).toMatchObject({ status: 'ok', info: { websocket: { status: 'up', registry: 'memory' } } });
+      } finally {
+        await separate.close();
+      }
     });
   });
 });
