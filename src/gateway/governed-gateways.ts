@@ -16,7 +16,7 @@ const GOVERNED_SERVER = Symbol('nestjs-websocket-manager.governed-server');
 export interface GatewayHandler {
   /** The event name it claims. */
   event: string;
-  /** `Class.method`, for error messages. */
+  /** `Class.method` (the class that declares it), for error messages. */
   name: string;
 }
 
@@ -77,7 +77,8 @@ export function handlersOf(metatype: Type): GatewayHandler[] {
       names.add(name);
       const method = Object.getOwnPropertyDescriptor(proto, name)?.value as unknown;
       if (typeof method !== 'function' || !Reflect.getMetadata(MESSAGE_MAPPING_METADATA, method)) continue;
-      handlers.push({ event: String(Reflect.getMetadata(MESSAGE_METADATA, method)), name: `${metatype.name}.${name}` });
+      // Named after the class that declares it, which is where the reader will look.
+      handlers.push({ event: String(Reflect.getMetadata(MESSAGE_METADATA, method)), name: `${(proto as { constructor: Type }).constructor.name}.${name}` });
     }
   }
   return handlers;

@@ -258,7 +258,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
     if (!identity) return { status: 401, message: 'Unauthorized' };
     const { userId } = identity;
     if (!isAcceptableUserId(userId)) {
-      this.logOnce('user-id', `refused a handshake: unacceptable user id ${logSafe(JSON.stringify(userId), 120)} (control characters, lone surrogates or over 256 characters)`);
+      this.logOnce('user-id', `refused a handshake: unacceptable user id "${logSafe(userId, 120)}" (control characters, lone surrogates or over 256 characters)`);
       return { status: 400, message: 'Bad Request' };
     }
     const context = new URL(request.url ?? '/', 'http://localhost').searchParams.get('context') ?? undefined;

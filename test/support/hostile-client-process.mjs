@@ -12,8 +12,10 @@ const [mode, url, json] = process.argv.slice(2);
 const options = json ? JSON.parse(json) : {};
 const out = (line) => process.stdout.write(`${line}\n`);
 
-function open(index = 0, onSession = () => {}) {
-  const ws = new WebSocket(url);
+function open(index = 0, onSession = () => {}, context = undefined) {
+  const target = new URL(url);
+  if (context !== undefined) target.searchParams.set('context', context);
+  const ws = new WebSocket(target);
   ws.on('message', (data) => {
     const frame = JSON.parse(String(data));
     if (frame.event === 'session') {
@@ -61,7 +63,7 @@ else if (mode === 'never-read') {
         setImmediate(pump);
       };
       pump();
-    });
+    }, `flood-${i}`);
   }
 } else {
   out(`error unknown mode ${mode}`);
