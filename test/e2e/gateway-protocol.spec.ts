@@ -106,10 +106,13 @@ describe('WebSocketManagerGateway protocol', () => {
     expect(joined.data.managerId).not.toBe(session.data.managerId);
 
     client.send('join', { context: 'third' });
-    expect(await client.next('error')).toEqual({
+    // 'first' is detached (this socket left it): its resume window ending is what frees a slot.
+    const refusal = await client.next('error');
+    expect(refusal).toEqual({
       event: 'error',
-      data: { code: 'MANAGER_LIMIT_REACHED', limit: 2, active: 2, retryAfterMs: null, reason: 'sessions_in_use' },
+      data: { code: 'MANAGER_LIMIT_REACHED', limit: 2, active: 2, retryAfterMs: expect.any(Number), reason: 'resume_window_expiry' },
     });
+    expect(refusal.data.retryAfterMs).toBeGreaterThan(100_000);
     client.send('status');
     expect((await client.next('status')).data).toMatchObject({ context: 'second', managerId: joined.data.managerId });
     client.send('join', { context: 'first' });
