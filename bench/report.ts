@@ -13,30 +13,62 @@ export interface Row {
   ratio: number | null;
   /** The goal in words (empty: reported only). */
   target: string;
+  /** Rounds behind the figures: module and bare are then medians, `ratio` the median of the per-round ratios. */
+  rounds: number;
+  /** Lowest and highest per-round ratio (module / bare of the same round), when there were several rounds. */
+  ratioRange: [number, number] | null;
+  /** Lowest and highest module figure over the rounds, when there were several. */
+  moduleRange: [number, number] | null;
   /** `null`: no goal, or not measurable in this run. */
   pass: boolean | null;
 }
 
 type Goal = { kind: 'ratio-max' | 'ratio-min' | 'abs-max'; value: number };
 
-/** Builds a row; `goal` decides `pass` (a ratio goal needs both figures, an absolute one the module's). */
-export function row(scenario: string, metric: string, unit: string, module: number | null | undefined, bare: number | null | undefined, goal?: Goal): Row {
+/** Several rounds of one figure: the median ratio of the rounds, and the spreads. */
+export interface RoundStats {
+  rounds: number;
+  /** Median of the per-round module / bare ratios (`null`: no round had both). */
+  ratio: number | null;
+  ratioRange: [number, number] | null;
+  moduleRange: [number, number] | null;
+}
+
+/**
+ * Builds a row; `goal` decides `pass` (a ratio goal needs both figures, an absolute one the
+ * module's). With `stats`, the ratio judged is the median of the rounds' own ratios.
+ */
+export function row(scenario: string, metric: string, unit: string, module: number | null | undefined, bare: number | null | undefined, goal?: Goal, stats?: RoundStats): Row {
   const m = module ?? null;
   const b = bare ?? null;
-  const ratio = m !== null && b !== null && b !== 0 ? round(m / b) : null;
+  const exact = stats ? stats.ratio : m !== null && b !== null && b !== 0 ? m / b : null;
+  const ratio = exact === null ? null : round(exact);
   let pass: boolean | null = null;
   let target = '';
   if (goal?.kind === 'ratio-max') {
     target = `≤ ${goal.value}× bare`;
-    pass = ratio === null ? null : m! / b! <= goal.value;
+    pass = exact === null ? null : exact <= goal.value;
   } else if (goal?.kind === 'ratio-min') {
     target = `≥ ${goal.value}× bare`;
-    pass = ratio === null ? null : m! / b! >= goal.value;
+    pass = exact === null ? null : exact >= goal.value;
   } else if (goal?.kind === 'abs-max') {
     target = `< ${goal.value} ${unit}`;
     pass = m === null ? null : m < goal.value;
   }
-  return { scenario, metric, unit, module: m === null ? null : round(m), bare: b === null ? null : round(b), ratio, target, pass };
+  const range = (r: [number, number] | null | undefined): [number, number] | null => (r ? [round(r[0]), round(r[1])] : null);
+  return {
+    scenario,
+    metric,
+    unit,
+    module: m === null ? null : round(m),
+    bare: b === null ? null : round(b),
+    ratio,
+    target,
+    pass,
+    rounds: stats?.rounds ?? 1,
+    ratioRange: range(stats?.ratioRange),
+    moduleRange: range(stats?.moduleRange),
+  };
 }
 
 export function machineInfo() {
@@ -52,6 +84,11 @@ export function machineInfo() {
 }
 
 const cell = (v: number | null) => (v === null ? '–' : String(v));
+const spread = (r: [number, number] | null) => (r ? ` (${r[0]}–${r[1]})` : '');
+/** The module figure, with its spread over the rounds for a goal on the module's own figure. */
+const moduleCell = (r: Row) => cell(r.module) + (r.ratio === null ? spread(r.moduleRange) : '');
+/** The median ratio, with the spread of the rounds' ratios. */
+const ratioCell = (r: Row) => cell(r.ratio) + spread(r.ratioRange);
 const verdict = (p: boolean | null) => (p === null ? '' : p ? 'pass' : '**MISS**');
 
 export function toMarkdown(rows: Row[], machine: ReturnType<typeof machineInfo>, mode: string, durationSec: number, notes: string[]): string {
@@ -60,9 +97,11 @@ export function toMarkdown(rows: Row[], machine: ReturnType<typeof machineInfo>,
     '',
     `${machine.date} · ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB · Node ${machine.node} · ${machine.platform} · ${round(durationSec)} s`,
     '',
+    'Module and bare are medians over the rounds; the ratio is the median of the rounds\' own module/bare ratios, with their lowest–highest in brackets (the module figure\'s, for goals without a ratio).',
+    '',
     '| scenario | metric | module | bare | ratio | target | result |',
     '| --- | --- | ---: | ---: | ---: | --- | --- |',
-    ...rows.map((r) => `| ${r.scenario} | ${r.metric} (${r.unit}) | ${cell(r.module)} | ${cell(r.bare)} | ${cell(r.ratio)} | ${r.target} | ${verdict(r.pass)} |`),
+    ...rows.map((r) => `| ${r.scenario} | ${r.metric} (${r.unit}) | ${moduleCell(r)} | ${cell(r.bare)} | ${ratioCell(r)} | ${r.target} | ${verdict(r.pass)} |`),
   ];
   if (notes.length > 0) lines.push('', ...notes.map((n) => `- ${n}`));
   return `${lines.join('\n')}\n`;
@@ -71,7 +110,7 @@ export function toMarkdown(rows: Row[], machine: ReturnType<typeof machineInfo>,
 /** A fixed-width table for the terminal. */
 export function toText(rows: Row[]): string {
   const header = ['scenario', 'metric', 'module', 'bare', 'ratio', 'target', 'result'];
-  const body = rows.map((r) => [r.scenario, `${r.metric} (${r.unit})`, cell(r.module), cell(r.bare), cell(r.ratio), r.target, r.pass === null ? '' : r.pass ? 'pass' : 'MISS']);
+  const body = rows.map((r) => [r.scenario, `${r.metric} (${r.unit})`, moduleCell(r), cell(r.bare), ratioCell(r), r.target, r.pass === null ? '' : r.pass ? 'pass' : 'MISS']);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const format = (cells: string[]) => cells.map((c, i) => (i >= 2 && i <= 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
   return [format(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(format)].join('\n');

@@ -5,7 +5,7 @@
  * benchmark itself could not run.
  *
  *   node dist/bench/run.js [--quick] [--out FILE.json] [--only admission,idle,echo,churn,sweep,emergency]
- *                          [--targets bare,module] [--profile]
+ *                          [--targets bare,module] [--profile] [--rounds N]
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { installExitHandlers, killAllChildren } from './lib/children.js';
+import { medianOf } from './lib/stats.js';
 import { LoadPool } from './load-pool.js';
 import { machineInfo, toMarkdown, toText } from './report.js';
 import { emergency, sweep } from './scenarios/in-process.js';
@@ -20,7 +21,7 @@ import { admission, churn, echo, idle, type RunContext, type SocketSizes } from 
 import { buildNotes, buildRows, type Outcome, type Results } from './summary.js';
 import { availableTargets, DIST_DIR, type Target } from './targets.js';
 
-const FULL: SocketSizes & { sweep: number[]; emergencyIterations: number } = {
+const FULL: SocketSizes & { sweep: number[]; sweepRounds: number; emergencyIterations: number } = {
   admissionSockets: 5000,
   idleSockets: 10_000,
   heartbeatWindowMs: 10_000,
@@ -31,6 +32,7 @@ const FULL: SocketSizes & { sweep: number[]; emergencyIterations: number } = {
   churnSockets: 5000,
   concurrency: 100,
   sweep: [10_000, 100_000, 1_000_000],
+  sweepRounds: 3,
   emergencyIterations: 1000,
 };
 
@@ -45,21 +47,22 @@ const QUICK: typeof FULL = {
   churnSockets: 200,
   concurrency: 20,
   sweep: [10_000],
+  sweepRounds: 1,
   emergencyIterations: 20,
 };
 
-/** Rounds per target in full mode; each target's best round is reported, all are kept in the JSON. */
-const FULL_ROUNDS: Partial<Record<string, number>> = { admission: 2, echo: 2 };
+/**
+ * Interleaved module/bare rounds per scenario in full mode. Ratios are noisy on a shared 2-core
+ * machine (two full runs a day apart once gave echo throughput 0.87× and 0.56×), so each ratio
+ * is the median of the rounds' own ratios, reported with its spread. Quick mode runs one round.
+ */
+const FULL_ROUNDS: Partial<Record<string, number>> = { admission: 3, echo: 3, idle: 3 };
 let ROUNDS: Partial<Record<string, number>> = {};
 
-/** The best of several rounds: the highest admission rate, the lowest echo p99. */
-function pickBest(name: string, outcomes: Outcome<unknown>[]): unknown {
-  const good = outcomes.filter((o) => !(o && typeof o === 'object' && ('error' in o || 'skipped' in o))) as Record<string, unknown>[];
-  if (good.length === 0) return outcomes[0];
-  const score = (o: Record<string, unknown>) =>
-    name === 'admission' ? -(o.ratePerSec as number) : name === 'echo' ? (o.rttMs as { p99: number }).p99 : 0;
-  const best = [...good].sort((a, b) => score(a) - score(b))[0]!;
-  return good.length > 1 ? { ...best, rounds: outcomes } : best;
+/** The per-number medians of the rounds that ran (a failed round is left out; all failed: the first error). */
+function medianOutcome(outcomes: Outcome<unknown>[]): unknown {
+  const good = outcomes.filter((o) => !(o && typeof o === 'object' && ('error' in o || 'skipped' in o)));
+  return good.length === 0 ? outcomes[0] : medianOf(good);
 }
 
 const SCENARIOS = ['admission', 'idle', 'echo', 'churn', 'sweep', 'emergency'] as const;
@@ -72,6 +75,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     targets: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
   },
 });
 
@@ -93,6 +97,11 @@ async function main(): Promise<void> {
   const mode = args.quick ? 'quick' : 'full';
   const sizes = args.quick ? QUICK : FULL;
   ROUNDS = args.quick ? {} : FULL_ROUNDS;
+  if (args.rounds !== undefined) {
+    const n = Number(args.rounds);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--rounds must be a whole number ≥ 1, got ${args.rounds}`);
+    ROUNDS = { admission: n, echo: n, idle: n };
+  }
   const loadBefore = loadavg()[0]!;
   const only = new Set<Scenario>((args.only?.split(',') as Scenario[] | undefined) ?? SCENARIOS);
   const unknown = [...only].filter((s) => !SCENARIOS.includes(s));
@@ -132,7 +141,8 @@ async function main(): Promise<void> {
           }
         }
         const perTarget: Record<string, unknown> = {};
-        for (const [target, outcomes] of Object.entries(all)) perTarget[target] = pickBest(name, outcomes);
+        for (const [target, outcomes] of Object.entries(all)) perTarget[target] = medianOutcome(outcomes);
+        if (rounds > 1) perTarget.rounds = all;
         if (missingModule) perTarget.module = { skipped: 'dist/example/main.js not built' };
         (results as Record<string, unknown>)[name] = perTarget;
       }
@@ -142,7 +152,7 @@ async function main(): Promise<void> {
   }
   if (only.has('sweep')) {
     log('sweep (in-process, module only):');
-    results.sweep = await attempt('sweep', () => sweep(sizes.sweep, profileFlags, log));
+    results.sweep = await attempt('sweep', () => sweep(sizes.sweep, sizes.sweepRounds, profileFlags, log));
   }
   if (only.has('emergency')) {
     log('emergency admission (in-process, module only):');

@@ -1,11 +1,16 @@
 /** From the raw scenario results to the comparison rows of the table. */
-import { row, type Row } from './report.js';
+import { median } from './lib/stats.js';
+import { row, type Row, type RoundStats } from './report.js';
 import type { emergency, sweep } from './scenarios/in-process.js';
 import type { admission, churn, echo, idle } from './scenarios/socket-scenarios.js';
 
 /** A scenario's outcome for one target, or why it has none. */
 export type Outcome<T> = T | { error: string } | { skipped: string };
-type PerTarget<T> = { module?: Outcome<T>; bare?: Outcome<T> };
+/**
+ * A socket scenario's outcome per target. Run in rounds, `module`/`bare` hold the per-number
+ * medians and `rounds` every round, round i of one target interleaved with round i of the other.
+ */
+export type PerTarget<T> = { module?: Outcome<T>; bare?: Outcome<T>; rounds?: { module?: Outcome<T>[]; bare?: Outcome<T>[] } };
 
 export interface Results {
   admission?: PerTarget<Awaited<ReturnType<typeof admission>>>;
@@ -27,6 +32,36 @@ export const FLAT_TOLERANCE = 1.5;
 /** Heap growth from the first churn wave to the last that still counts as none (GC noise). */
 export const CHURN_TOLERANCE_MIB = 2;
 
+/** One figure of each round of a target (`undefined` where that round failed). */
+function series<T>(p: PerTarget<T> | undefined, target: 'module' | 'bare', pick: (o: T) => number | undefined): (number | undefined)[] {
+  const outcomes = p?.rounds?.[target] ?? [p?.[target]];
+  return outcomes.map((o) => {
+    const value = ok(o);
+    return value === undefined ? undefined : pick(value);
+  });
+}
+
+const defined = (values: (number | undefined)[]) => values.filter((v): v is number => v !== undefined && Number.isFinite(v));
+const rangeOf = (values: number[]): [number, number] | null => (values.length > 1 ? [Math.min(...values), Math.max(...values)] : null);
+
+/** Rounds of one figure: the per-round module/bare ratios (round i with round i), their median and spread. */
+export function roundStats(module: (number | undefined)[], bare: (number | undefined)[]): RoundStats {
+  const ratios: number[] = [];
+  for (let i = 0; i < Math.min(module.length, bare.length); i++) {
+    const [m, b] = [module[i], bare[i]];
+    if (m !== undefined && b !== undefined && b !== 0) ratios.push(m / b);
+  }
+  return { rounds: Math.max(module.length, bare.length), ratio: ratios.length > 0 ? median(ratios) : null, ratioRange: rangeOf(ratios), moduleRange: rangeOf(defined(module)) };
+}
+
+/** A row of a socket scenario's figure: medians over the rounds, ratio = median of the rounds' ratios. */
+function measured<T>(p: PerTarget<T> | undefined, scenario: string, metric: string, unit: string, pick: (o: T) => number | undefined, goal?: Parameters<typeof row>[5]): Row {
+  const m = series(p, 'module', pick);
+  const b = series(p, 'bare', pick);
+  const med = (values: (number | undefined)[]) => (defined(values).length > 0 ? median(defined(values)) : undefined);
+  return row(scenario, metric, unit, med(m), med(b), goal, roundStats(m, b));
+}
+
 export function buildRows(r: Results): Row[] {
   const rows: Row[] = [];
   const pair = <T>(p: PerTarget<T> | undefined) => ({ m: ok(p?.module), b: ok(p?.bare) });
@@ -34,36 +69,38 @@ export function buildRows(r: Results): Row[] {
   const adm = pair(r.admission);
   const n = adm.m?.sockets ?? adm.b?.sockets ?? 0;
   rows.push(
-    row(`1 admission @${n}`, 'handshakes/s', '/s', adm.m?.ratePerSec, adm.b?.ratePerSec, { kind: 'ratio-min', value: 0.9 }),
-    row(`1 admission @${n}`, 'handshake p50', 'ms', adm.m?.handshakeMs.p50, adm.b?.handshakeMs.p50),
-    row(`1 admission @${n}`, 'handshake p99', 'ms', adm.m?.handshakeMs.p99, adm.b?.handshakeMs.p99),
+    measured(r.admission, `1 admission @${n}`, 'handshakes/s', '/s', (o) => o.ratePerSec, { kind: 'ratio-min', value: 0.9 }),
+    measured(r.admission, `1 admission @${n}`, 'handshake p50', 'ms', (o) => o.handshakeMs.p50),
+    measured(r.admission, `1 admission @${n}`, 'handshake p99', 'ms', (o) => o.handshakeMs.p99),
   );
 
   const idl = pair(r.idle);
   const ni = idl.m?.sockets ?? idl.b?.sockets ?? 0;
   rows.push(
-    row(`2 memory @${ni} idle`, 'RSS per connection', 'KiB', idl.m?.memory.rssPerConnKiB, idl.b?.memory.rssPerConnKiB, { kind: 'ratio-max', value: 1.3 }),
-    row(`2 memory @${ni} idle`, 'heap after GC per connection', 'KiB', idl.m?.memory.heapPerConnKiB, idl.b?.memory.heapPerConnKiB),
+    measured(r.idle, `2 memory @${ni} idle`, 'RSS per connection', 'KiB', (o) => o.memory.rssPerConnKiB, { kind: 'ratio-max', value: 1.3 }),
+    measured(r.idle, `2 memory @${ni} idle`, 'heap after GC per connection', 'KiB', (o) => o.memory.heapPerConnKiB),
   );
 
   const ech = pair(r.echo);
+  const ne = ech.m?.sockets ?? ech.b?.sockets ?? 0;
   rows.push(
-    row(`3 echo @${ech.m?.sockets ?? ech.b?.sockets ?? 0}`, 'round trip p50', 'ms', ech.m?.rttMs.p50, ech.b?.rttMs.p50),
-    row(`3 echo @${ech.m?.sockets ?? ech.b?.sockets ?? 0}`, 'round trip p99', 'ms', ech.m?.rttMs.p99, ech.b?.rttMs.p99, { kind: 'ratio-max', value: 1.2 }),
-    row(`3 echo @${ech.m?.sockets ?? ech.b?.sockets ?? 0}`, 'throughput', 'msg/s', ech.m?.throughputPerSec, ech.b?.throughputPerSec),
+    measured(r.echo, `3 echo @${ne}`, 'round trip p50', 'ms', (o) => o.rttMs.p50),
+    measured(r.echo, `3 echo @${ne}`, 'round trip p99', 'ms', (o) => o.rttMs.p99, { kind: 'ratio-max', value: 1.2 }),
+    measured(r.echo, `3 echo @${ne}`, 'throughput', 'msg/s', (o) => o.throughputPerSec, { kind: 'ratio-min', value: 0.85 }),
   );
 
   rows.push(
-    row(`4 heartbeat 1 s @${ni} idle`, 'server CPU', '%', idl.m?.heartbeat.cpuPercent, idl.b?.heartbeat.cpuPercent),
-    row(`4 heartbeat 1 s @${ni} idle`, 'worst event-loop block', 'ms', idl.m?.heartbeat.eventLoopMaxMs, idl.b?.heartbeat.eventLoopMaxMs, { kind: 'abs-max', value: 20 }),
+    measured(r.idle, `4 heartbeat 1 s @${ni} idle`, 'server CPU', '%', (o) => o.heartbeat.cpuPercent),
+    measured(r.idle, `4 heartbeat 1 s @${ni} idle`, 'worst event-loop block', 'ms', (o) => o.heartbeat.eventLoopMaxMs, { kind: 'abs-max', value: 20 }),
   );
 
   const sw = ok(r.sweep) ?? [];
   for (const s of sw) {
     const label = `5 sweep @${s.managers >= 1e6 ? `${s.managers / 1e6}M` : `${s.managers / 1e3}k`}`;
+    const blocks = s.rounds?.map((x) => x.eventLoopMaxMs) ?? [s.eventLoopMaxMs];
     rows.push(
       row(label, 'total', 'ms', s.sweepMs, null),
-      row(label, 'worst event-loop block', 'ms', s.eventLoopMaxMs, null, { kind: 'abs-max', value: 20 }),
+      row(label, 'worst event-loop block', 'ms', s.eventLoopMaxMs, null, { kind: 'abs-max', value: 20 }, roundStats(blocks, [])),
       row(label, 'time per manager', 'µs', s.usPerManager, null),
     );
   }
@@ -98,7 +135,7 @@ export function buildRows(r: Results): Row[] {
       });
     }
   }
-  return rows.filter((measured) => measured.module !== null || measured.bare !== null);
+  return rows.filter((figure) => figure.module !== null || figure.bare !== null);
 }
 
 /** Lines for the notes under the table: errors, skips, failed connections, server drops. */
@@ -117,7 +154,11 @@ export function buildNotes(r: Results): string[] {
     }
   };
   for (const key of ['admission', 'idle', 'echo', 'churn'] as const) {
-    for (const t of ['module', 'bare'] as const) visit(`${key}/${t}`, r[key]?.[t]);
+    for (const t of ['module', 'bare'] as const) {
+      const rounds = r[key]?.rounds?.[t];
+      if (rounds) rounds.forEach((o, i) => visit(`${key}/${t} round ${i + 1}`, o));
+      else visit(`${key}/${t}`, r[key]?.[t]);
+    }
   }
   visit('sweep', r.sweep);
   for (const [k, v] of Object.entries(r.emergency ?? {})) visit(`emergency/${k}`, v);

@@ -30,7 +30,7 @@ const CLOSED = 3;
  */
 export class FakeSocket {
   readyState = OPEN;
-  private pongListener?: () => void;
+  private pongListener?: (data: Buffer) => void;
 
   constructor(private readonly answerPings = false) {}
 
@@ -39,7 +39,7 @@ export class FakeSocket {
     return this as unknown as WebSocket;
   }
 
-  on(event: string, listener: () => void): this {
+  on(event: string, listener: (data: Buffer) => void): this {
     if (event === 'pong') this.pongListener = listener;
     return this;
   }
@@ -48,8 +48,10 @@ export class FakeSocket {
     return this;
   }
 
-  ping(): void {
-    if (this.answerPings && this.pongListener) setImmediate(this.pongListener);
+  /** Answers with the ping's own payload, as a `ws` peer does (the module counts only that echo). */
+  ping(data: Buffer = Buffer.alloc(0)): void {
+    const listener = this.pongListener;
+    if (this.answerPings && listener) setImmediate(() => listener.call(this, data));
   }
 
   send(): void {}

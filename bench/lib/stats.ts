@@ -41,3 +41,29 @@ export function round(value: number): number {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The median of `values` (mean of the middle two for an even count); `NaN` when empty. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * One outcome whose every number is the median of that number over `outcomes` (same shape;
+ * arrays and strings are taken from the first). What the table shows for a target run in rounds.
+ */
+export function medianOf<T>(outcomes: readonly T[]): T {
+  const [first] = outcomes;
+  if (first === undefined || outcomes.length === 1) return first as T;
+  const merge = (values: unknown[]): unknown => {
+    const head = values[0];
+    if (typeof head === 'number') return round(median(values.filter((v): v is number => typeof v === 'number')));
+    if (head === null || typeof head !== 'object' || Array.isArray(head)) return head;
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(head)) out[key] = merge(values.map((v) => (v as Record<string, unknown> | undefined)?.[key]));
+    return out;
+  };
+  return merge([...outcomes]) as T;
+}
