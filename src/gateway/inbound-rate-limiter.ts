@@ -16,6 +16,9 @@ export type InboundVerdict =
   /** Kept sending a whole burst's worth of frames after the warning: close the connection. */
   | { action: 'close'; scope: 'connection' | 'user'; userId: string };
 
+/** One shared answer for the common case: a frame within budget allocates nothing. */
+const DELIVER: InboundVerdict = Object.freeze({ action: 'deliver' });
+
 /** A token bucket: `rate` tokens per second, at most `burst` saved. */
 class TokenBucket {
   private tokens: number;
@@ -69,15 +72,14 @@ interface ConnectionState {
 export class InboundRateLimiter {
   private readonly connections = new WeakMap<WebSocket, ConnectionState>();
   private readonly users = new Map<string, UserState>();
+  /** Whether any budget applies (a rate of 0 turns its bucket off; both off: no frame is looked up). */
+  readonly enabled: boolean;
 
   constructor(
     private readonly budget: InboundBudget,
     private readonly clock: () => number = () => performance.now(),
-  ) {}
-
-  /** Whether any budget applies. */
-  get enabled(): boolean {
-    return this.budget.inboundRatePerConnection > 0 || this.budget.inboundRatePerUser > 0;
+  ) {
+    this.enabled = budget.inboundRatePerConnection > 0 || budget.inboundRatePerUser > 0;
   }
 
   /** Users with a bucket (connected users with a registered socket). */
@@ -107,7 +109,7 @@ export class InboundRateLimiter {
   /** Charges one inbound frame of `socket` (an unregistered socket is not budgeted). */
   check(socket: WebSocket): InboundVerdict {
     const state = this.connections.get(socket);
-    if (!state) return { action: 'deliver' };
+    if (!state) return DELIVER;
     const now = this.clock();
     const own = state.bucket.level(now);
     const shared = state.user.bucket.level(now);
@@ -118,7 +120,7 @@ export class InboundRateLimiter {
         state.limited = false;
         state.dropped = 0;
       }
-      return { action: 'deliver' };
+      return DELIVER;
     }
     const scope = own < 1 ? 'connection' : 'user';
     if (!state.limited) {

@@ -15,7 +15,7 @@ import { CONTEXT_PATTERN, WebSocketManagerFactory } from '../managers/websocket-
 import { CloseCodes } from '../managers/websocket-manager.js';
 import { parseFrame } from './frame-parser.js';
 import { assertOneHandlerPerEvent, discoverGateways, markGovernedServer, normalizePath, type GatewayInfo } from './governed-gateways.js';
-import { handshakeOf, setHandshake } from './handshake.js';
+import { handshakeOf, queryOf, setHandshake } from './handshake.js';
 import { InboundRateLimiter } from './inbound-rate-limiter.js';
 import { isAcceptableUserId } from './user-id.js';
 import { WebSocketIdentityService } from './websocket-identity.service.js';
@@ -65,6 +65,10 @@ export class WebSocketManagerAdapter extends WsAdapter {
   private readonly governedSockets = new WeakSet<WebSocket>();
   private gateways: GatewayInfo[] | undefined;
   private identityService: WebSocketIdentityService | undefined;
+  // Looked up once: the container lookup showed up on every frame and handshake in the profiles.
+  private resolvedOptions: ResolvedWsManagerOptions | undefined;
+  private managerFactory: WebSocketManagerFactory | undefined;
+  private lifecycleService: ManagerLifecycleService | undefined;
 
   constructor(private readonly app: INestApplicationContext) {
     super(app);
@@ -153,22 +157,28 @@ export class WebSocketManagerAdapter extends WsAdapter {
   override bindMessageHandlers(client: WebSocket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
     if (!this.governs(client)) return super.bindMessageHandlers(client, handlers, transform);
     // One listener and one JSON.parse per frame instead of Nest's per-socket rxjs pipeline, which
-    // the benchmark showed costing per-message latency and per-connection memory.
-    const callbacks = new Map<string, MessageCallback>(handlers.map((h) => [String(h.message), h.callback]));
-    const factory = this.app.get(WebSocketManagerFactory, { strict: false });
+    // the benchmark showed costing per-message latency and per-connection memory. Handlers are
+    // few: a scan of Nest's own array beats building a Map per socket.
+    const factory = this.factory();
     const limiter = this.rateLimiter();
     client.once('close', () => this.unsubscribeAll(client));
     client.on('message', (raw: RawData, isBinary: boolean) => {
-      factory.connectionOf(client)?.heard();
-      if (!this.withinBudget(client, limiter)) return;
+      const now = Date.now();
+      factory.connectionOf(client)?.heard(now);
+      if (limiter.enabled && !this.withinBudget(client, limiter)) return;
       const frame = isBinary ? undefined : parseFrame(raw);
       if (!frame) {
         this.send(client, { event: 'error', data: { code: BAD_MESSAGE } });
         return;
       }
-      factory.managerOfSocket(client)?.markActivity();
-      const callback = callbacks.get(frame.event);
-      if (callback) void this.deliver(client, frame.event, () => callback(frame.data, frame.event));
+      factory.managerOfSocket(client)?.markActivity(now);
+      const { event, data } = frame;
+      for (const handler of handlers) {
+        if ((typeof handler.message === 'string' ? handler.message : String(handler.message)) === event) {
+          this.deliver(client, event, handler.callback, data);
+          return;
+        }
+      }
     });
   }
 
@@ -190,9 +200,28 @@ export class WebSocketManagerAdapter extends WsAdapter {
   }
 
   /** Runs a handler and writes its `{event, data}` answer(s); a failing one is answered and logged once. */
-  private async deliver(client: WebSocket, event: string, run: () => unknown): Promise<void> {
+  private deliver(client: WebSocket, event: string, callback: MessageCallback, data: unknown): void {
+    let result: unknown;
     try {
-      const result: unknown = await run();
+      result = callback(data, event);
+    } catch (error) {
+      this.handlerFailed(client, event, error);
+      return;
+    }
+    // Nest's handler proxy answers a promise: its settlement is handled without an extra async frame.
+    if (isThenable(result)) {
+      Promise.resolve(result).then(
+        (value: unknown) => this.answer(client, event, value),
+        (error: unknown) => this.handlerFailed(client, event, error),
+      );
+    } else {
+      this.answer(client, event, result);
+    }
+  }
+
+  /** Writes a handler's answer: a value once, an Observable's values until it ends or the socket closes. */
+  private answer(client: WebSocket, event: string, result: unknown): void {
+    try {
       if (!isObservable(result)) {
         this.send(client, result);
         return;
@@ -243,7 +272,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
       this.handlerFailed(client, String((value as { event?: unknown }).event ?? '?'), error);
       return;
     }
-    const connection = this.app.get(WebSocketManagerFactory, { strict: false }).connectionOf(client);
+    const connection = this.factory().connectionOf(client);
     if (connection) connection.send(frame);
     else sendBounded(client, frame, this.options().maxBufferedBytes);
   }
@@ -261,7 +290,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
       this.logOnce('user-id', `refused a handshake: unacceptable user id "${logSafe(userId, 120)}" (control characters, lone surrogates or over 256 characters)`);
       return { status: 400, message: 'Bad Request' };
     }
-    const context = new URL(request.url ?? '/', 'http://localhost').searchParams.get('context') ?? undefined;
+    const context = queryOf(request).get('context') ?? undefined;
     if (context !== undefined && !CONTEXT_PATTERN.test(context)) return { status: 400, message: 'Bad Request' };
     setHandshake(request, { userId, context, limit: identity.limit });
     return null;
@@ -280,10 +309,20 @@ export class WebSocketManagerAdapter extends WsAdapter {
   }
 
   private lifecycle(): ManagerLifecycleService {
-    return this.app.get(ManagerLifecycleService, { strict: false });
+    this.lifecycleService ??= this.app.get<ManagerLifecycleService>(ManagerLifecycleService, { strict: false });
+    return this.lifecycleService;
+  }
+
+  private factory(): WebSocketManagerFactory {
+    this.managerFactory ??= this.app.get<WebSocketManagerFactory>(WebSocketManagerFactory, { strict: false });
+    return this.managerFactory;
   }
 
   private options(): ResolvedWsManagerOptions {
-    return this.app.get<ResolvedWsManagerOptions>(WS_MANAGER_OPTIONS, { strict: false });
+    return (this.resolvedOptions ??= this.app.get<ResolvedWsManagerOptions>(WS_MANAGER_OPTIONS, { strict: false }));
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value instanceof Promise || (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function');
 }
