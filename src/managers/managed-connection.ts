@@ -13,6 +13,31 @@ export interface SendLimit {
 
 const DEFAULT_SEND_LIMIT: SendLimit = { maxBufferedBytes: WS_MANAGER_DEFAULTS.maxBufferedBytes, onSlowConsumer: () => undefined };
 
+/** The connection a socket's pongs go to (one shared listener instead of a closure per connection). */
+const CONNECTION = Symbol('nestjs-websocket-manager.connection');
+type TaggedSocket = WebSocket & { [CONNECTION]?: ManagedConnection };
+
+/** Ping payloads are cut from a random pool: one `randomBytes` call per 512 pings instead of one each. */
+const PAYLOAD_BYTES = 8;
+const POOL_PAYLOADS = 512;
+let payloadPool = Buffer.alloc(0);
+let payloadOffset = 0;
+
+/** A fresh unpredictable 8-byte ping payload (a view of a pool that is replaced, never refilled). */
+function nextPingPayload(): Buffer {
+  if (payloadOffset + PAYLOAD_BYTES > payloadPool.length) {
+    payloadPool = randomBytes(PAYLOAD_BYTES * POOL_PAYLOADS);
+    payloadOffset = 0;
+  }
+  const payload = payloadPool.subarray(payloadOffset, payloadOffset + PAYLOAD_BYTES);
+  payloadOffset += PAYLOAD_BYTES;
+  return payload;
+}
+
+function routePong(this: TaggedSocket, data: Buffer): void {
+  this[CONNECTION]?.onPong(data);
+}
+
 /**
  * One tracked socket and its liveness, read from the socket itself: its `readyState`, when it was
  * last heard (any frame, or the pong answering its ping), and whether a ping is outstanding.
@@ -21,8 +46,6 @@ const DEFAULT_SEND_LIMIT: SendLimit = { maxBufferedBytes: WS_MANAGER_DEFAULTS.ma
  * owns the socket reports close via `WebSocketManagerFactory.release()`.
  */
 export class ManagedConnection {
-  /** Unique id of this connection. */
-  readonly id = randomUUID();
   /** Epoch ms the connection was attached. */
   readonly connectedAt = Date.now();
   /** Epoch ms of the last frame or answering pong received. */
@@ -39,7 +62,10 @@ export class ManagedConnection {
   sendLimit: SendLimit = DEFAULT_SEND_LIMIT;
   /** Payload of the outstanding ping: the pong must echo it. */
   private pingPayload: Buffer | null = null;
-  private readonly pongWaiters = new Set<() => void>();
+  /** Made by the first {@link waitForPong} (an admission probe): most connections never need one. */
+  private pongWaiters: Set<() => void> | null = null;
+  /** Made when first read: the sweep of a million managers showed every per-connection object counts. */
+  private uuid: string | undefined;
 
   constructor(
     /** The underlying `ws` socket. */
@@ -47,7 +73,15 @@ export class ManagedConnection {
     /** The user this connection was authenticated as. */
     readonly userId: string,
   ) {
-    socket.on('pong', (data: Buffer) => this.onPong(data));
+    const tagged = socket as TaggedSocket;
+    // One listener per socket, whichever connection currently tracks it.
+    if (tagged[CONNECTION] === undefined) socket.on('pong', routePong);
+    tagged[CONNECTION] = this;
+  }
+
+  /** Unique id of this connection (a UUID). */
+  get id(): string {
+    return (this.uuid ??= randomUUID());
   }
 
   /** Whether the socket is OPEN. */
@@ -86,7 +120,7 @@ export class ManagedConnection {
     if (!this.isOpen) return false;
     if (this.pingSentAt === null || this.pingPayload === null) {
       this.pingSentAt = now;
-      this.pingPayload = randomBytes(8);
+      this.pingPayload = nextPingPayload();
     }
     try {
       this.socket.ping(this.pingPayload);
@@ -104,18 +138,20 @@ export class ManagedConnection {
   /** Resolves `true` at the next pong answering a ping, `false` after `timeoutMs`. */
   waitForPong(timeoutMs: number): Promise<boolean> {
     return new Promise((resolve) => {
+      const waiters = (this.pongWaiters ??= new Set());
       const done = (answered: boolean) => {
         clearTimeout(timer);
-        this.pongWaiters.delete(onPong);
+        waiters.delete(onPong);
         resolve(answered);
       };
       const onPong = () => done(true);
       const timer = setTimeout(() => done(false), timeoutMs);
-      this.pongWaiters.add(onPong);
+      waiters.add(onPong);
     });
   }
 
-  private onPong(data: Buffer): void {
+  /** A pong arrived on the socket (see `routePong`). */
+  onPong(data: Buffer): void {
     // Unsolicited pongs (allowed by RFC 6455 as a heartbeat) prove nothing: the peer need not
     // have read anything. Only the echo of the outstanding ping's payload does.
     if (this.pingPayload === null || !this.pingPayload.equals(data)) return;
@@ -124,6 +160,6 @@ export class ManagedConnection {
     this.pingSentAt = null;
     this.pongMissed = false;
     this.probeFailed = false;
-    if (this.pongWaiters.size > 0) for (const waiter of [...this.pongWaiters]) waiter();
+    if (this.pongWaiters !== null && this.pongWaiters.size > 0) for (const waiter of [...this.pongWaiters]) waiter();
   }
 }
