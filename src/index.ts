@@ -17,6 +17,7 @@ export { wsManagerOptionsFromEnv, WS_ENV_VARIABLES } from './config/ws-manager-o
 export { WebSocketManagerFactory, CONTEXT_PATTERN, type AcquireRequest, type Admission } from './managers/websocket-manager.factory.js';
 export { WebSocketManager, CloseCodes } from './managers/websocket-manager.js';
 export { ManagedConnection, type SendLimit } from './managers/managed-connection.js';
+export { ConnectionList } from './managers/connection-list.js';
 export { sendBounded, SLOW_CONSUMER_CLOSE_CODE, SLOW_CONSUMER_REASON, type BoundedSendResult } from './managers/bounded-send.js';
 export { LocalManagerStore } from './managers/local-manager.store.js';
 export { ManagerLedger, type Confirmation, type Removal, type ReRegistration } from './managers/manager-ledger.service.js';

@@ -1,6 +1,8 @@
 import type { ManagerRecord } from '../registry/manager-record.js';
 import { WS_MANAGER_DEFAULTS } from '../config/ws-manager.defaults.js';
 import { SLOW_CONSUMER_CLOSE_CODE } from './bounded-send.js';
+import { ConnectionList } from './connection-list.js';
+import { flattened } from './flat-string.js';
 import type { ManagedConnection } from './managed-connection.js';
 
 /** Bounds of the buffer a detached manager keeps: messages and bytes, oldest dropped first. */
@@ -37,7 +39,7 @@ export const CloseCodes = {
  */
 export class WebSocketManager {
   /** Connections in attach order (oldest first). */
-  readonly connections = new Set<ManagedConnection>();
+  readonly connections = new ConnectionList();
   /** Epoch ms of the last inbound application message. */
   lastActivityAt: number;
   /** The activity stamp the registry last received (other instances judge this manager by it). */
@@ -70,7 +72,8 @@ export class WebSocketManager {
     /** Resume buffer bounds; a number bounds the messages, the bytes then take their default. */
     bufferLimits: number | ResumeBufferLimits,
   ) {
-    this.id = record.managerId;
+    // In place: the registry's copy of the record shares this string.
+    this.id = flattened(record.managerId);
     this.userId = record.userId;
     this.context = record.context;
     this.createdAt = record.createdAt;
@@ -144,8 +147,8 @@ export class WebSocketManager {
     this.connections.add(connection);
     this.detachedAt = null;
     const superseded: ManagedConnection[] = [];
-    for (const oldest of this.connections) {
-      if (this.connections.size <= maxConnections) break;
+    while (this.connections.size > maxConnections) {
+      const oldest = this.connections.oldest()!;
       this.connections.delete(oldest);
       superseded.push(oldest);
     }
