@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import type { ManagerInventoryEntry } from '../../example/http/admin.controller.js';
 
 /** dist/example/main.js, next to this file's compiled copy (dist/bench/soak/) or its source (bench/soak/). */
 const MAIN = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../example/main.js' : '../../dist/example/main.js', import.meta.url));
@@ -11,15 +12,7 @@ export const CHAOS_JWT_SECRET = 'chaos-secret-0123456789abcdef';
 export const CHAOS_ADMIN_TOKEN = 'chaos-admin-token';
 
 /** One manager as the admin API lists it (`GET /admin/users/:userId/managers`). */
-export interface InventoryEntry {
-  managerId: string;
-  context: string;
-  state: 'connected' | 'detached';
-  health: string;
-  reasons: string[];
-  connections: number | null;
-  nodeId: string;
-}
+export type InventoryEntry = ManagerInventoryEntry;
 
 /** How to start one instance of the example application. */
 export interface InstanceSettings {

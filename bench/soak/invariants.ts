@@ -25,6 +25,18 @@ export interface InvariantScope {
   clients: Iterable<SessionClient>;
 }
 
+/** Every key under `keyPrefix` (SCAN, never KEYS). */
+export async function keysUnder(redis: Redis, keyPrefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, page] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
+    keys.push(...page);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys;
+}
+
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
@@ -33,13 +45,7 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
  * node id is accepted too). An entry counts only while `P lease:<nodeId>` exists.
  */
 export async function countedRecords(redis: Redis, keyPrefix: string): Promise<CountedRecords> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, page] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
-    keys.push(...page);
-    cursor = next;
-  } while (cursor !== '0');
+  const keys = await keysUnder(redis, keyPrefix);
   const p = escape(keyPrefix);
   const leases = new Set(keys.flatMap((k) => new RegExp(`^${p}lease:\\{?(.+?)\\}?$`).exec(k)?.slice(1) ?? []));
   const counted: CountedRecords = new Map();

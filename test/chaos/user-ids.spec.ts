@@ -1,20 +1,14 @@
 import { Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { keysUnder } from '../../bench/soak/invariants.js';
 import { handshakeStatus, startExampleApp, type RunningApp } from '../support/app-harness.js';
 import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../support/redis.js';
 
-/** Keys under `prefix` (SCAN). */
-async function keysUnder(prefix: string): Promise<string[]> {
+/** Keys under `prefix` on the shared Redis. */
+async function keysOf(prefix: string): Promise<string[]> {
   const redis = new Redis(REDIS_URL);
   try {
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, page] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      keys.push(...page);
-      cursor = next;
-    } while (cursor !== '0');
-    return keys;
+    return await keysUnder(redis, prefix);
   } finally {
     redis.disconnect();
   }
@@ -43,7 +37,7 @@ describe('user ids that cannot be stored or logged safely', () => {
       app = await startExampleApp({ WS_REGISTRY: 'redis', WS_REDIS_KEY_PREFIX: prefix, WS_NODE_ID: 'ids' });
       const token = await app.token(userId);
       expect(await handshakeStatus(app.url({ token, context: 'main' }))).toBe(400);
-      expect((await keysUnder(prefix)).filter((k) => k.includes('user:'))).toEqual([]);
+      expect((await keysOf(prefix)).filter((k) => k.includes('user:'))).toEqual([]);
       // The app keeps working for everyone else.
       const { session } = await app.connect('good-user', 'main');
       expect(session).toMatchObject({ event: 'session', data: { context: 'main' } });
