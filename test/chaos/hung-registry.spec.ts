@@ -5,25 +5,39 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { AppGateway } from '../../example/app.gateway.js';
 import { jwtIdentityResolver, signUserToken } from '../../example/jwt-identity.js';
-import { InMemoryManagerRegistry, WebSocketManagerAdapter, WebSocketManagerModule, type AdmitResult, type ManagerRecord } from '../../src/index.js';
+import { InMemoryManagerRegistry, WebSocketManagerAdapter, WebSocketManagerModule, type ManagerRegistry } from '../../src/index.js';
 import { TEST_SECRET, TestClient } from '../support/app-harness.js';
 import { sleep } from '../support/cluster-harness.js';
 
 /** Generous bound on the module's own timeout for a registry call (never a timing assertion). */
 const BOUND_MS = 30_000;
 
-/**
- * A registry whose next `admit` never answers, as a Redis call lost in a half-open TCP
- * connection would (the real thing cannot be made to hang for exactly one call).
- */
-class HangingRegistry extends InMemoryManagerRegistry {
-  hangNextAdmit = false;
+/** Registry calls an admission may make; the first one after arming never answers. */
+const HANGABLE = new Set<PropertyKey>(['admit', 'get', 'findByContext', 'listByUser', 'countByUser', 'remove', 'update']);
 
-  override admit(record: ManagerRecord, limit: number): Promise<AdmitResult> {
-    if (!this.hangNextAdmit) return super.admit(record, limit);
-    this.hangNextAdmit = false;
-    return new Promise<AdmitResult>(() => undefined);
-  }
+/**
+ * An in-memory registry whose next call on the admission path never answers, as a Redis call
+ * lost in a half-open TCP connection would (the real thing cannot be made to hang for exactly
+ * one call). Whichever call the admission makes first hangs, so the case does not depend on the
+ * order of the module's registry calls.
+ */
+function hangingRegistry(): { registry: ManagerRegistry; arm(): void } {
+  let armed = false;
+  const target = new InMemoryManagerRegistry();
+  const registry = new Proxy(target, {
+    get(object, property, receiver) {
+      const value: unknown = Reflect.get(object, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (armed && HANGABLE.has(property)) {
+          armed = false;
+          return new Promise(() => undefined);
+        }
+        return (value as (...a: unknown[]) => unknown).apply(object, args);
+      };
+    },
+  });
+  return { registry, arm: () => (armed = true) };
 }
 
 /** Resolves with `value` or with `'timed out'` after {@link BOUND_MS}. */
@@ -42,7 +56,7 @@ describe('a registry call that never answers', () => {
   });
 
   it('answers that admission with 1013 after a bounded wait and does not wedge the user', { timeout: 3 * BOUND_MS }, async () => {
-    const registry = new HangingRegistry();
+    const { registry, arm } = hangingRegistry();
     const module = await Test.createTestingModule({
       imports: [ScheduleModule.forRoot(), WebSocketManagerModule.forRoot({ registry, identityResolver: jwtIdentityResolver(TEST_SECRET), cleanupCron: '0 0 0 1 1 *' })],
       providers: [AppGateway],
@@ -58,7 +72,7 @@ describe('a registry call that never answers', () => {
       return new TestClient(ws);
     };
 
-    registry.hangNextAdmit = true;
+    arm();
     const hung = client('first');
     expect.soft(await within(hung.closed)).toEqual({ code: 1013, reason: 'REGISTRY_UNAVAILABLE' });
 
