@@ -53,8 +53,9 @@ describe('consumer app (installed from npm pack)', () => {
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'wsm-consumer-'));
-    // npm pack runs `prepack`, which builds the library (tsc -p tsconfig.build.json).
-    const pack = run('npm', ['pack', '--json', '--pack-destination', dir], ROOT, 240_000);
+    // The library was built by the suite's global setup (tsc -p tsconfig.build.json, as `prepack`
+    // does on a real `npm pack`); not again here, because other suites run dist/ meanwhile.
+    const pack = run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], ROOT, 240_000);
     if (pack.status !== 0) throw new Error(`npm pack failed:\n${output(pack)}`);
     const [{ filename }] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as [{ filename: string }];
     cpSync(FIXTURE, dir, { recursive: true });
