@@ -105,13 +105,13 @@ export class WebSocketManagerAdapter extends WsAdapter {
    * bootstrap when a governed and a plain gateway, or two handlers of one event, share a server.
    */
   private governedAt(port: number, ownPath: string | undefined): { key: string; path: string } | undefined {
-    const defaultPath = this.options().path;
-    const pathOf = (g: GatewayInfo) => normalizePath(g.ownPath ?? (g.governed ? defaultPath : undefined));
     const path = normalizePath(ownPath);
     this.gateways ??= discoverGateways(this.app.get(ModulesContainer, { strict: false }));
     // The governed gateways Nest would key under this (port, path): their own path, or the default.
     const candidates = this.gateways.filter((g) => g.governed && g.port === port && (g.ownPath === undefined ? ownPath === undefined : normalizePath(g.ownPath) === path));
-    if (candidates.length === 0) return undefined;
+    if (candidates.length === 0) return undefined; // (without reading the options: plain apps need no module)
+    const defaultPath = this.options().path;
+    const pathOf = (g: GatewayInfo) => normalizePath(g.ownPath ?? (g.governed ? defaultPath : undefined));
     const effective = pathOf(candidates[0]!);
     // Nest shares one server between gateways of the same raw `path` option, too.
     const sharing = this.gateways.filter((g) => g.port === port && (pathOf(g) === effective || g.ownPath === ownPath));
