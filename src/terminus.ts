@@ -4,3 +4,4 @@ export {
   type WebSocketManagerHealthCheckOptions,
   type WebSocketManagerHealthDetails,
 } from './health/websocket-manager.health-indicator.js';
+export { WebSocketManagerHealthModule, type WebSocketManagerHealthModuleOptions } from './admin/websocket-manager-health.module.js';
