@@ -157,6 +157,7 @@ describe('observability (the library\'s admin, metrics and health modules)', () 
         'ws_manager_heartbeat_terminations_total': 1,
         'ws_manager_cleanup_duration_seconds_count{trigger="emergency"}': 2,
         'ws_manager_cleanup_duration_seconds_count{trigger="manual"}': 1,
+        'ws_manager_cleanup_successes_total{trigger="emergency"}': 1,
       });
       // alice: 20 connected (tab-0 with two sockets); bob: one connected, one detached;
       // carol: her only socket terminated.
