@@ -13,7 +13,7 @@ import {
   UseGuards,
   type MessageEvent,
 } from '@nestjs/common';
-import type { Observable } from 'rxjs';
+import { takeUntil, type Observable } from 'rxjs';
 import { CLEANUP_LEVELS, isCleanupLevel } from '../cleanup/cleanup-level.js';
 import type { CleanupReport } from '../cleanup/cleanup-report.js';
 import { EmergencyCleanupService } from '../cleanup/emergency-cleanup.service.js';
@@ -107,11 +107,14 @@ export class AdminApiController {
     return { clustered: this.cluster.clustered, nodes: await this.cluster.nodes() };
   }
 
-  /** `GET …/events`: Server-Sent Events `overview`, `lifecycle` and `dropped` (see `adminEventStream`). */
+  /**
+   * `GET …/events`: Server-Sent Events `overview`, `lifecycle` and `dropped` (see
+   * `adminEventStream`); ends when the application shuts down.
+   */
   @Sse('events', { maxPendingDataLength: SSE_MAX_PENDING_CHARS })
   events(@Req() request: { res?: CongestionSource; raw?: { res?: CongestionSource } }): Observable<MessageEvent> {
     // Express hangs the response on the request; Fastify's raw request does.
     const sink = request.res ?? request.raw?.res;
-    return adminEventStream({ lifecycle: this.lifecycle.events$, overview: this.overviews.overview$, sink });
+    return adminEventStream({ lifecycle: this.lifecycle.events$, overview: this.overviews.overview$, sink }).pipe(takeUntil(this.overviews.closing$));
   }
 }

@@ -1,6 +1,6 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { exhaustMap, filter, from, share, timer, type Observable, type Subscription } from 'rxjs';
+import { exhaustMap, filter, from, share, Subject, timer, type Observable, type Subscription } from 'rxjs';
 import type { CleanupReport } from '../cleanup/cleanup-report.js';
 import { ScheduledSweepService } from '../cleanup/scheduled-sweep.service.js';
 import { MANAGER_REGISTRY, WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
@@ -72,6 +72,13 @@ export class AdminOverviewService implements OnModuleInit, OnModuleDestroy {
   private readonly cleanups: AdminCleanupRun[] = [];
   private readonly alarms: AdminAlarm[] = [];
   private subscription?: Subscription;
+  private readonly closing = new Subject<void>();
+
+  /**
+   * Emits once when the application shuts down, before the HTTP server closes: event streams end
+   * on it, so that an open dashboard never holds a graceful shutdown.
+   */
+  readonly closing$: Observable<void> = this.closing.asObservable();
 
   /** The overview every `pushIntervalMs`, shared by every viewer; stops when the last one leaves. */
   readonly overview$: Observable<AdminOverview>;
@@ -106,6 +113,8 @@ export class AdminOverviewService implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy(): void {
     this.subscription?.unsubscribe();
+    this.closing.next();
+    this.closing.complete();
   }
 
   /** Computes the overview now. */

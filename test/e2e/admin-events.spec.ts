@@ -1,7 +1,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManagerLifecycleService } from '../../src/index.js';
-import { StalledViewer } from '../support/admin-client.js';
+import { SseReader, StalledViewer } from '../support/admin-client.js';
 import { startExampleApp, type RunningApp } from '../support/app-harness.js';
 
 const TOKEN = 'admin-e2e-t0ken';
@@ -54,5 +54,18 @@ describe('admin event stream back-pressure (GET /admin/events)', () => {
     // Still connected: a later event reaches it.
     lifecycle.emit({ type: 'alarm', userId: 'after-the-flood', failures: -1, windowMs: 1 });
     expect(await viewer.waitFor((e) => e.type === 'lifecycle' && e.data.userId === 'after-the-flood')).toBeDefined();
+  });
+
+  it('ends open streams when the application shuts down, so a viewer never holds a graceful close', async () => {
+    const app = await startExampleApp({ WS_ADMIN_TOKEN: TOKEN });
+    const reader = new SseReader(`http://127.0.0.1:${app.port}/admin/events`, { authorization: `Bearer ${TOKEN}` });
+    try {
+      expect(await reader.status).toBe(200);
+      await reader.waitFor((e) => e.type === 'overview');
+      // Without the stream ending, close() would wait for the open response forever.
+      await app.close();
+    } finally {
+      reader.close();
+    }
   });
 });
