@@ -218,3 +218,50 @@ describe('WebSocketManagerAdminModule with a host guard, a custom path and no me
     expect((await call(port, 'GET', '/metrics')).status).toBe(404);
   });
 });
+
+describe('WebSocketManagerAdminModule in cluster mode (two instances, one Redis)', () => {
+  let prefix: string;
+  const apps: RunningApp[] = [];
+
+  beforeAll(() => requireRedis());
+  afterEach(async () => {
+    for (const app of apps.splice(0)) await app.close();
+    await deleteKeys(prefix);
+  });
+
+  it('ranks users held on any instance, heals a stale score, and lists both nodes', async () => {
+    prefix = uniquePrefix();
+    const base = { WS_ADMIN_TOKEN: TOKEN, WS_REGISTRY: 'redis', WS_REDIS_URL: REDIS_URL, WS_REDIS_KEY_PREFIX: prefix };
+    const a = await startExampleApp({ ...base, WS_NODE_ID: 'admin-a' });
+    apps.push(a);
+    const b = await startExampleApp({ ...base, WS_NODE_ID: 'admin-b' });
+    apps.push(b);
+    await Promise.all(['t1', 't2', 't3'].map((c) => b.connect('on-b', c)));
+    await a.connect('on-a', 't1');
+
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(REDIS_URL);
+    try {
+      // A node that died with its users counted leaves a stale score behind.
+      await redis.zadd(`${prefix}admin:top-users`, 50, 'ghost');
+      const top = async () => (await (await call(a.port, 'GET', '/admin/users?top=5', AUTH)).json()) as { userId: string; managers: number }[];
+      await waitFor(async () => JSON.stringify(await top()) === JSON.stringify([{ userId: 'on-b', managers: 3, limit: 20 }, { userId: 'on-a', managers: 1, limit: 20 }]), 10_000);
+      expect(await redis.zscore(`${prefix}admin:top-users`, 'ghost')).toBeNull();
+    } finally {
+      redis.disconnect();
+    }
+
+    const nodes = (await (await call(a.port, 'GET', '/admin/nodes', AUTH)).json()) as { nodes: { nodeId: string; managers: number; self: boolean; alive: boolean }[] };
+    expect(nodes.nodes.map(({ nodeId, managers, self, alive }) => ({ nodeId, managers, self, alive }))).toEqual([
+      { nodeId: 'admin-a', managers: 1, self: true, alive: true },
+      { nodeId: 'admin-b', managers: 3, self: false, alive: true },
+    ]);
+
+    // Evicting from A a session held by B: B closes it with 4001.
+    const remote = (await (await call(a.port, 'GET', '/admin/users/on-b/managers', AUTH)).json()) as { managerId: string; nodeId: string; connections: number | null }[];
+    expect(remote.every((m) => m.nodeId === 'admin-b' && m.connections === null)).toBe(true);
+    const evicted = await call(a.port, 'DELETE', `/admin/users/on-b/managers/${remote[0]!.managerId}`, AUTH);
+    expect(await evicted.json()).toMatchObject({ removed: true });
+    await waitFor(async () => (await b.registry.countByUser('on-b')) === 2 && b.factory.listLocal('on-b').length === 2, 10_000);
+  });
+});
