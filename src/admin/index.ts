@@ -9,5 +9,5 @@ export { AdminMetricsController } from './admin-metrics.controller.js';
 export { AdminOverviewService, type AdminOverview, type AdminCleanupRun, type AdminAlarm } from './admin-overview.service.js';
 export { AdminClusterReader, ADMIN_TOP_USERS_KEY, type AdminNodeView } from './admin-cluster.reader.js';
 export { UserCountIndex, MAX_TOP_USERS, type TopUserEntry } from './user-count.index.js';
-export { adminEventStream, type AdminStreamSources, type CongestionSource } from './admin-event-stream.js';
+export { adminEventStream, LIFECYCLE_BATCH_MS, LIFECYCLE_BATCH_MAX, type AdminStreamSources, type CongestionSource } from './admin-event-stream.js';
 export { toInventoryEntry, adminIdOrThrow, MAX_ADMIN_USER_ID_LENGTH, MAX_ADMIN_MANAGER_ID_LENGTH, type ManagerInventoryEntry } from './admin-inventory.js';

@@ -151,8 +151,9 @@ describe.each(modes)('WebSocketManagerAdminModule API ($mode registry, example a
       const first = await reader.waitFor((e) => e.type === 'overview');
       expect(first.data).toMatchObject({ registry: mode, limit: 20, byHealth: { zombie: 0, healthy: 0 }, managers: 0 });
       await app.connect('erin', 'e1');
-      const created = await reader.waitFor((e) => e.type === 'lifecycle' && e.data.type === 'created');
-      expect(created.data).toMatchObject({ userId: 'erin', context: 'e1' });
+      const batch = await reader.waitFor((e) => e.type === 'lifecycle' && e.data.some((x: { type: string }) => x.type === 'created'));
+      expect(batch.data.map((x: { type: string }) => x.type)).toEqual(['created', 'attached']);
+      expect(batch.data[0]).toMatchObject({ type: 'created', userId: 'erin', context: 'e1', managerId: expect.any(String), at: expect.any(Number) });
       const seen = await reader.waitFor((e) => e.type === 'overview' && e.data.managers === 1);
       expect(seen.data).toMatchObject({ byHealth: { healthy: 1 }, connections: 1, topUsers: [{ userId: 'erin', managers: 1, limit: 20 }] });
     } finally {

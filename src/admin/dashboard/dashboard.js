@@ -158,7 +158,7 @@
       return;
     }
     if (type === 'overview') queueOverview(payload);
-    else if (type === 'lifecycle') onLifecycle(payload);
+    else if (type === 'lifecycle' && Array.isArray(payload)) onLifecycle(payload);
     else if (type === 'dropped') $('dropped').textContent = `(${payload.dropped} events dropped: this view could not keep up)`;
   }
 
@@ -222,18 +222,21 @@
     );
   }
 
-  function onLifecycle(e) {
-    const line = el('li');
-    const who = e.userId === undefined ? '' : e.userId;
-    line.append(`${new Date(e.at).toLocaleTimeString()} ${e.type} `, el('span', who, { class: 'user' }));
-    if (e.context) line.append(` ${e.context}`);
-    if (e.reason) line.append(` (${e.level} ${e.reason})`);
-    if (e.type === 'cleanup') line.append(` ${e.report.trigger} removed ${e.report.removed}`);
-    line.dataset.type = e.type;
+  /** One batch of lifecycle events (oldest first): the newest go to the log, the rest only count. */
+  function onLifecycle(events) {
     const list = $('events');
-    list.prepend(line);
+    for (const e of events.slice(-MAX_EVENTS)) {
+      const line = el('li');
+      line.append(`${new Date(e.at).toLocaleTimeString()} ${e.type} `, el('span', e.userId === undefined ? '' : e.userId, { class: 'user' }));
+      if (e.context) line.append(` ${e.context}`);
+      if (e.reason) line.append(` (${e.level} ${e.reason})`);
+      if (e.type === 'cleanup') line.append(` ${e.report.trigger} removed ${e.report.removed}`);
+      line.dataset.type = e.type;
+      list.prepend(line);
+    }
     while (list.childElementCount > MAX_EVENTS) list.lastElementChild.remove();
-    if (selectedUser !== null && (e.userId === selectedUser || (e.type === 'cleanup' && e.report.userId === selectedUser))) scheduleDetail(250);
+    const touched = events.some((e) => e.userId === selectedUser || (e.type === 'cleanup' && e.report.userId === selectedUser));
+    if (selectedUser !== null && touched) scheduleDetail(250);
   }
 
   // ---- per-user detail, pulled on demand ----
