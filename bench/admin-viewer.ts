@@ -5,7 +5,7 @@
  * - `core`: the module alone (no admin module);
  * - `admin, no viewer`: `WebSocketManagerAdminModule` mounted, nobody watching;
  * - `admin, 1 viewer`: the same with one dashboard stream open (`GET /admin/events`, read by a
- *   `fetch` client in this process, so its reading cost is counted too: an upper bound).
+ *   `fetch` client in a child process, so that only the server's cost is counted).
  *
  * Each round admits N managers (10 per user, sockets faked so that only the module's work is
  * measured) through `WebSocketManagerFactory.acquire`, and reports the admission rate, CPU time
@@ -13,6 +13,7 @@
  * across rounds; the median round of each is reported. Writes bench/results/admin-viewer.json.
  */
 import 'reflect-metadata';
+import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -52,29 +53,52 @@ async function createApp(config: Config): Promise<INestApplication> {
   return app;
 }
 
-/** A dashboard viewer: reads the event stream and counts what it gets. */
-function openViewer(url: string): { stop: () => void; counts: { events: number; dropped: number }; ready: Promise<void> } {
-  const controller = new AbortController();
-  const counts = { events: 0, dropped: 0 };
-  const ready = fetch(url, { headers: { authorization: `Bearer ${TOKEN}` }, signal: controller.signal }).then((response) => {
-    void (async () => {
-      try {
-        for await (const chunk of response.body!.pipeThrough(new TextDecoderStream())) {
-          counts.events += chunk.split('\n\n').length - 1;
-          for (const m of chunk.matchAll(/"dropped":(\d+)/g)) counts.dropped += Number(m[1]);
-        }
-      } catch {
-        // aborted
-      }
-    })();
+/**
+ * A dashboard viewer in a child process (so that only the server's cost is measured here): reads
+ * the event stream, counts messages and reported drops, and prints the counts when told to stop.
+ */
+const VIEWER = `
+const counts = { events: 0, dropped: 0 };
+fetch(process.argv[1], { headers: { authorization: 'Bearer ${TOKEN}' } }).then(async (response) => {
+  process.send('open');
+  let tail = '';
+  for await (const chunk of response.body.pipeThrough(new TextDecoderStream())) {
+    const text = tail + chunk;
+    const blocks = text.split('\\n\\n');
+    tail = blocks.pop();
+    for (const block of blocks) {
+      counts.events++;
+      const m = /"dropped":(\\d+)/.exec(block);
+      if (block.startsWith('event: dropped') && m) counts.dropped += Number(m[1]);
+    }
+  }
+});
+process.on('message', () => process.send(counts, () => process.exit(0)));
+`;
+
+interface Viewer {
+  stop(): Promise<{ events: number; dropped: number }>;
+}
+
+async function openViewer(url: string): Promise<Viewer> {
+  const child = fork('--eval', [VIEWER, url], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // fork() with --eval: the script is the first argument after the flag.
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`viewer exited with ${code}`)));
   });
-  return { stop: () => controller.abort(), counts, ready };
+  return {
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('message', (counts) => resolve(counts as { events: number; dropped: number }));
+        child.send('stop');
+      }),
+  };
 }
 
 async function round(config: Config, admissions: number): Promise<Round> {
   const app = await createApp(config);
-  const viewer = config === 'admin, 1 viewer' ? openViewer(`${(await app.getUrl()).replace('[::1]', '127.0.0.1')}/admin/events`) : undefined;
-  await viewer?.ready;
+  const viewer = config === 'admin, 1 viewer' ? await openViewer(`${(await app.getUrl()).replace('[::1]', '127.0.0.1')}/admin/events`) : undefined;
   const factory = app.get(WebSocketManagerFactory);
   const users = Math.ceil(admissions / 10);
   const run = randomUUID().slice(0, 8);
@@ -99,7 +123,7 @@ async function round(config: Config, admissions: number): Promise<Round> {
   delay.disable();
   // Let the viewer see the last push before counting.
   await new Promise((resolve) => setTimeout(resolve, 1100));
-  viewer?.stop();
+  const seen = (await viewer?.stop()) ?? { events: 0, dropped: 0 };
   await app.close();
   return {
     config,
@@ -107,8 +131,8 @@ async function round(config: Config, admissions: number): Promise<Round> {
     cpuUsPerAdmission: Math.round(((used.user + used.system) / admissions) * 10) / 10,
     loopDelayP99Ms: Math.round((delay.percentile(99) / 1e6) * 10) / 10,
     loopDelayMaxMs: Math.round((delay.max / 1e6) * 10) / 10,
-    viewerEvents: viewer?.counts.events ?? 0,
-    viewerDropped: viewer?.counts.dropped ?? 0,
+    viewerEvents: seen.events,
+    viewerDropped: seen.dropped,
   };
 }
 
