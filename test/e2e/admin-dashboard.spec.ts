@@ -133,6 +133,35 @@ describe.skipIf(lookup.skipReason !== undefined)(`admin dashboard (Chromium)${lo
     await p.screenshot({ path: `${SHOTS}/dashboard-refused.png` });
   });
 
+  it('streams and polls nothing while the tab is hidden, and resumes when it is shown', async () => {
+    running = await startExampleApp({ WS_ADMIN_TOKEN: TOKEN });
+    const p = await openDashboard(running.port, TOKEN);
+    const requests: string[] = [];
+    const aborted: string[] = [];
+    p.on('request', (request) => requests.push(request.url()));
+    p.on('requestfailed', (request) => aborted.push(request.url()));
+    // Chromium's own hidden state cannot be reached headless; the page reads these two.
+    const setHidden = (hidden: boolean) =>
+      p.evaluate(`(() => {
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => ${hidden} });
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => '${hidden ? 'hidden' : 'visible'}' });
+        document.dispatchEvent(new Event('visibilitychange'));
+      })()`);
+    await setHidden(true);
+    await p.locator('#status[data-state="paused"]').waitFor();
+    await expect.poll(() => aborted.filter((u) => u.endsWith('/admin/events')).length).toBe(1);
+    requests.length = 0;
+    await running.connect('while-hidden', 'tab');
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(requests).toEqual([]);
+    expect(await p.locator('#top-users tr[data-user="while-hidden"]').count()).toBe(0);
+
+    await setHidden(false);
+    await p.locator('#status[data-state="live"]').waitFor({ timeout: 10_000 });
+    await p.locator('#top-users tr[data-user="while-hidden"]').waitFor({ timeout: 10_000 });
+    expect(pageErrors).toEqual([]);
+  });
+
   it('reconnects its event stream after a server restart', async () => {
     const env = { WS_JWT_SECRET: TEST_SECRET, WS_ADMIN_TOKEN: TOKEN, WS_CLEANUP_CRON: '0 0 0 1 1 *' };
     let app: INestApplication = await createExampleApp({ env, logger: false });
