@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { ManagerInventoryEntry } from '../../example/http/admin.controller.js';
+import type { ManagerInventoryEntry } from '../../src/admin/admin-inventory.js';
 
 /** dist/example/main.js, next to this file's compiled copy (dist/bench/soak/) or its source (bench/soak/). */
 const MAIN = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../example/main.js' : '../../dist/example/main.js', import.meta.url));
