@@ -3,3 +3,4 @@ export { bearerTokenOf, handshakeOf, type Handshake } from './handshake.js';
 export * from './websocket-manager.adapter.js';
 export * from './websocket-manager.gateway.js';
 export * from './websocket-error.filter.js';
+export { answerAppPing } from './app-heartbeat.js';

@@ -8,6 +8,7 @@ import { WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
 import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
 import { CONTEXT_PATTERN, WebSocketManagerFactory } from '../managers/websocket-manager.factory.js';
 import { setHandshake } from './handshake.js';
+import { answerAppPing } from './app-heartbeat.js';
 
 /** Wire error code of a frame that is not JSON with a string `event`. */
 export const BAD_MESSAGE = 'BAD_MESSAGE';
@@ -70,6 +71,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
         sendJson(client, { event: 'error', data: { code: BAD_MESSAGE } });
         return;
       }
+      if (answerAppPing(client, frame.event)) return; // client heartbeat (app-heartbeat.ts): answered, not activity
       factory.managerOfSocket(client)?.markActivity();
       const callback = callbacks.get(frame.event);
       if (callback) void this.deliver(client, () => callback(frame.data, frame.event));
