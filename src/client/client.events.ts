@@ -6,7 +6,7 @@ export type ClientStatus = 'connecting' | 'open' | 'reconnecting' | 'closed';
 /** Why a client stopped for good. */
 export type StopReason = 'closed' | 'evicted' | 'superseded' | 'unauthorized' | 'refused' | 'replaced';
 
-/** A map of event name → `data` type. */
+/** A map of event name → `data` type (the default: any name, unknown data). Interfaces work too. */
 export type EventMap = Record<string, unknown>;
 
 /** Frames of the module's own protocol. */
@@ -30,4 +30,4 @@ export interface LifecycleEvents {
 }
 
 /** Every event `on()` accepts for an application map `In`. */
-export type ClientEvents<In extends EventMap> = Omit<In, keyof ProtocolEvents | keyof LifecycleEvents> & ProtocolEvents & LifecycleEvents;
+export type ClientEvents<In extends object> = Omit<In, keyof ProtocolEvents | keyof LifecycleEvents> & ProtocolEvents & LifecycleEvents;

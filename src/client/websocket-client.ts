@@ -23,7 +23,7 @@ const live = new Map<string, WebSocketClient>();
  * connection with the app-level ping, keeps a tab's context across refreshes, and queues a bounded
  * number of frames while disconnected. `In` types the frames received, `Out` the frames sent.
  */
-export class WebSocketClient<In extends EventMap = EventMap, Out extends EventMap = EventMap> {
+export class WebSocketClient<In extends object = EventMap, Out extends object = EventMap> {
   /** Where the connection stands; `statuschange` reports every change. */
   status: ClientStatus = 'connecting';
   /** The last `session` (or `joined`) data: managerId, context, resumed, cleanup report. */
@@ -281,6 +281,6 @@ export class WebSocketClient<In extends EventMap = EventMap, Out extends EventMa
 }
 
 /** Opens a managed connection (see {@link WebSocketClient}); it starts connecting at once. */
-export function connect<In extends EventMap = EventMap, Out extends EventMap = EventMap>(options: ConnectOptions): WebSocketClient<In, Out> {
+export function connect<In extends object = EventMap, Out extends object = EventMap>(options: ConnectOptions): WebSocketClient<In, Out> {
   return new WebSocketClient<In, Out>(options);
 }
