@@ -7,7 +7,7 @@ import { signUserToken } from '../../example/jwt-identity.js';
 import type { SessionInfo } from '../../src/client/index.js';
 import { startExampleApp, TEST_SECRET, type RunningApp } from '../support/app-harness.js';
 import { CHROMIUM_ARGS, findChromium } from '../support/chromium.js';
-import { freePort } from '../support/redis.js';
+import { deleteKeys, freePort, REDIS_URL, requireRedis, startRedisRegistry, uniquePrefix } from '../support/redis.js';
 import { waitFor } from '../support/socket-harness.js';
 
 // nestjs-websocket-manager/client in a real Chromium, on the example app's page (GET /client),
@@ -167,6 +167,25 @@ describe.skipIf(lookup.skipReason !== undefined)(`client in the browser (Chromiu
     expect(await running.registry.countByUser('tcp-user')).toBe(1);
   });
 
+  it('offline it goes quiet (no attempt), and on online it reconnects at once', async () => {
+    running = await startExampleApp();
+    const handshakes = countHandshakes(running);
+    const page = await openPage(running.port, { token: await running.token('offline-user') });
+    const first = await until(page, isOpen, 'session');
+    await context!.setOffline(true);
+    await waitFor(() => page.evaluate(() => !(globalThis as unknown as { navigator: { onLine: boolean } }).navigator.onLine), 10_000, 'offline');
+    handshakes.sockets[0]!.destroy(); // the connection drops while offline
+    await until(page, (x) => x.status === 'reconnecting', 'dropped');
+    await new Promise((r) => setTimeout(r, 2500)); // backoff alone would have tried several times by now
+    const quiet = await state(page);
+    expect(quiet.events.filter((e) => e.name === 'disconnect')).toHaveLength(1);
+    expect(handshakes.count()).toBe(1);
+    await context!.setOffline(false);
+    const s = await until(page, (x) => isOpen(x) && x.events.filter((e) => e.name === 'session').length === 2, 'back online');
+    expect(s.session).toMatchObject({ managerId: first.session!.managerId, resumed: true });
+    expect(handshakes.count()).toBe(2);
+  });
+
   it('at the limit: 4029, then it waits retryAfterMs instead of hammering (handshakes counted)', async () => {
     running = await startExampleApp({ WS_MAX_MANAGERS_PER_USER: '1', WS_MAX_CLEANUP_LEVEL: 'moderate' });
     const handshakes = countHandshakes(running);
@@ -230,20 +249,23 @@ describe.skipIf(lookup.skipReason !== undefined)(`client in the browser (Chromiu
     expect(handshakes.count()).toBe(2);
   });
 
-  it('server SIGTERM (1001) and a restart on the same port: the page reconnects to the same context', async () => {
+  /** Starts dist/example/main.js on `port` with `extra` settings and waits until it listens. */
+  async function startProcess(port: number, extra: Record<string, string> = {}): Promise<ChildProcess> {
+    const env = { ...process.env, PORT: String(port), WS_JWT_SECRET: TEST_SECRET, WS_SHUTDOWN_TIMEOUT_MS: '3000', NO_COLOR: '1', ...extra };
+    const app = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(app);
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      app.stdout!.on('data', (chunk: Buffer) => (out += String(chunk)).includes('listening on') && resolve());
+      app.once('exit', (code) => reject(new Error(`app exited ${code}: ${out}`)));
+    });
+    return app;
+  }
+
+  /** SIGTERM the app under an open page, restart it on the same port, and return the page's state before and after. */
+  async function restartUnderPage(extra: Record<string, string> = {}): Promise<{ before: PageState; after: PageState }> {
     const port = await freePort();
-    const env = { ...process.env, PORT: String(port), WS_JWT_SECRET: TEST_SECRET, WS_SHUTDOWN_TIMEOUT_MS: '3000', NO_COLOR: '1' };
-    const start = async () => {
-      const app = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      children.push(app);
-      let out = '';
-      await new Promise<void>((resolve, reject) => {
-        app.stdout!.on('data', (chunk: Buffer) => (out += String(chunk)).includes('listening on') && resolve());
-        app.once('exit', (code) => reject(new Error(`app exited ${code}: ${out}`)));
-      });
-      return app;
-    };
-    const first = await start();
+    const first = await startProcess(port, extra);
     const page = await openPage(port, { token: await signUserToken(TEST_SECRET, 'restart-user') });
     const before = await until(page, isOpen, 'session');
     const exited = new Promise((resolve) => first.once('exit', resolve));
@@ -252,9 +274,32 @@ describe.skipIf(lookup.skipReason !== undefined)(`client in the browser (Chromiu
     const down = await until(page, (x) => x.status === 'reconnecting', 'reconnecting');
     expect(down.events.find((e) => e.name === 'disconnect')!.data).toMatchObject({ code: 1001, reason: 'SERVER_SHUTDOWN' });
     await new Promise((r) => setTimeout(r, 1500)); // a few attempts against a closed port
-    await start();
+    await startProcess(port, extra);
     const after = await until(page, (x) => isOpen(x) && x.events.filter((e) => e.name === 'session').length === 2, 'session after restart', 60_000);
-    expect(after.session!.context).toBe(before.context);
     expect(names(after)).not.toContain('stopped');
-  });
+    expect(names(after)).not.toContain('unauthorized');
+    return { before, after };
+  }
+
+  it('server SIGTERM (1001) and a restart on the same port: the page reconnects to the same context', async () => {
+    const { before, after } = await restartUnderPage();
+    expect(after.session).toMatchObject({ context: before.context, resumed: false }); // the in-memory registry died with the process
+  }, 120_000);
+
+  it('the same with the Redis registry: the page comes back to its context, and the user holds one manager', async () => {
+    await requireRedis();
+    const prefix = uniquePrefix();
+    try {
+      const { before, after } = await restartUnderPage({ WS_REGISTRY: 'redis', WS_REDIS_URL: REDIS_URL, WS_REDIS_KEY_PREFIX: prefix, WS_NODE_ID: 'restart-node' });
+      expect(after.session!.context).toBe(before.context);
+      const registry = await startRedisRegistry('observer', { keyPrefix: prefix });
+      try {
+        expect((await registry.listByUser('restart-user')).map((r) => [r.managerId, r.context])).toEqual([[after.session!.managerId, before.context]]);
+      } finally {
+        await registry.close();
+      }
+    } finally {
+      await deleteKeys(prefix);
+    }
+  }, 120_000);
 });
