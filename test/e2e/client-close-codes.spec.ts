@@ -99,7 +99,7 @@ describe('client (Node, ws) against a scripted server', () => {
   });
 
   it('HTTP 401 at the handshake: token asked twice, then unauthorized; HTTP 403: stops at once (refused)', async () => {
-    const server = await scripted(() => undefined, 401);
+    const server = await scripted(() => undefined, { refuse: 401 });
     cleanups.push(server.close);
     let calls = 0;
     const client = open({ url: server.url, token: async () => (calls++, 't'), context: 'c' });
@@ -107,7 +107,7 @@ describe('client (Node, ws) against a scripted server', () => {
     await statusIs(client, 'closed');
     expect({ calls, upgrades: server.upgrades.length, unauthorized: seen.unauthorized }).toEqual({ calls: 2, upgrades: 2, unauthorized: [{ status: 401 }] });
 
-    const forbidden = await scripted(() => undefined, 403);
+    const forbidden = await scripted(() => undefined, { refuse: 403 });
     cleanups.push(forbidden.close);
     const refused = open({ url: forbidden.url, token: () => 't', context: 'c' });
     const seen2 = record(refused);
@@ -131,7 +131,7 @@ describe('client (Node, ws) against a scripted server', () => {
     for (const n of [1, 2, 3]) client.send('n', n);
     expect(() => client.send('n', 4)).toThrow(expect.objectContaining({ name: 'WebSocketClientError', code: 'SEND_QUEUE_FULL' }));
     await waitFor(() => client.status === 'reconnecting', 10_000, 'server down');
-    const server = await scripted((ws) => session(ws), undefined, port);
+    const server = await scripted((ws) => session(ws), { port });
     cleanups.push(server.close);
     await statusIs(client, 'open');
     await waitFor(() => server.frames.length === 3, 10_000, 'queued frames');

@@ -110,4 +110,38 @@ describe('client (Node, ws) against the example app', () => {
     expect(seen.disconnect).toEqual([]);
     expect(handshakes).toHaveLength(1);
   });
+
+  it('after join, a reconnect goes to the joined context', async () => {
+    running = await startExampleApp();
+    const tcp: Socket[] = [];
+    (running.app.getHttpServer() as Server).on('upgrade', (_req, socket: Socket) => tcp.push(socket));
+    const client = open<Record<string, unknown>, { join: { context: string } }>({ url: running.url({}), token: () => running!.token('joiner'), context: 'first' });
+    await statusIs(client, 'open');
+    client.send('join', { context: 'second' });
+    await waitFor(() => client.session?.context === 'second', 10_000, 'joined');
+    const joined = client.session!;
+    tcp[0]!.destroy();
+    await waitFor(() => tcp.length === 2 && client.status === 'open', 15_000, 'reconnected');
+    expect(client.session).toMatchObject({ context: 'second', managerId: joined.managerId, resumed: true });
+  });
+
+  it('a listener that throws does not break the client', async () => {
+    running = await startExampleApp();
+    const client = open({ url: running.url({}), token: () => running!.token('thrower'), context: 'c' });
+    const errors: unknown[] = [];
+    const original = console.error;
+    console.error = (error: unknown) => errors.push(error);
+    try {
+      client.on('session', () => {
+        throw new Error('listener bug');
+      });
+      await statusIs(client, 'open');
+      client.send('echo', 'still works');
+      const echoed = await new Promise((resolve) => client.on('echo', resolve));
+      expect(echoed).toBe('still works');
+      expect(errors).toEqual([expect.objectContaining({ message: 'listener bug' })]);
+    } finally {
+      console.error = original;
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { clientPool, scripted, session, sleep, statusIs } from '../support/client-harness.js';
+import { clientPool, scripted, session, sleep, statusIs, trackedSockets } from '../support/client-harness.js';
 
 // The browser's window events (online/offline, visibilitychange), stubbed on globalThis (Node has
 // none): the same code paths a page runs. The Chromium suite covers offline/online for real
@@ -77,5 +77,22 @@ describe('client window events (stubbed)', () => {
     expect(server.upgrades).toHaveLength(1);
     await statusIs(client, 'open');
     expect(server.upgrades[1]! - server.upgrades[0]!).toBeGreaterThanOrEqual(2000);
+  });
+
+  it('events while a slow handshake is pending never open a second socket', async () => {
+    const server = await scripted((ws) => session(ws), { delayMs: 1500 });
+    cleanups.push(server.close);
+    const { Tracked, sockets, maxOpen } = trackedSockets();
+    const client = open({ url: server.url, token: () => 't', context: 'c', WebSocket: Tracked, pingAfterMs: 10 });
+    for (let i = 0; i < 5; i++) {
+      fire('online');
+      page.visibilityState = 'hidden';
+      fire('visibilitychange');
+      await sleep(30);
+      page.visibilityState = 'visible';
+      fire('visibilitychange');
+    }
+    await statusIs(client, 'open');
+    expect({ upgrades: server.upgrades.length, sockets: sockets.length, maxOpen: maxOpen() }).toEqual({ upgrades: 1, sockets: 1, maxOpen: 1 });
   });
 });

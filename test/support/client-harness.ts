@@ -37,8 +37,18 @@ export function record<In extends object, Out extends object>(client: WebSocketC
   return seen;
 }
 
-/** A scripted server: `onConnection(ws, n)` for the n-th accepted connection (0-based); `refuse` answers the upgrade with an HTTP status. */
-export async function scripted(onConnection: (ws: WebSocket, n: number, req: IncomingMessage) => void, refuse?: number, port = 0) {
+/** How a {@link scripted} server answers upgrades. */
+export interface ScriptedOptions {
+  /** Answer every upgrade with this HTTP status instead of accepting it. */
+  refuse?: number;
+  /** Listen here (0: any free port). */
+  port?: number;
+  /** Hold each upgrade this long before answering (a slow server). */
+  delayMs?: number;
+}
+
+/** A scripted server: `onConnection(ws, n)` for the n-th accepted connection (0-based). */
+export async function scripted(onConnection: (ws: WebSocket, n: number, req: IncomingMessage) => void, { refuse, port = 0, delayMs = 0 }: ScriptedOptions = {}) {
   const upgrades: number[] = [];
   const frames: unknown[] = [];
   const connections: WebSocket[] = [];
@@ -46,7 +56,10 @@ export async function scripted(onConnection: (ws: WebSocket, n: number, req: Inc
   const wss = new WebSocketServer({
     host: '127.0.0.1',
     port,
-    verifyClient: (_info, done) => (upgrades.push(Date.now()), refuse ? done(false, refuse) : done(true)),
+    verifyClient: (_info, done) => {
+      upgrades.push(Date.now());
+      setTimeout(() => (refuse ? done(false, refuse) : done(true)), delayMs);
+    },
   });
   await new Promise((resolve) => wss.once('listening', resolve));
   wss.on('connection', (ws, req) => {
