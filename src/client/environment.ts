@@ -41,7 +41,8 @@ export interface Platform {
   document?: { visibilityState?: string };
   addEventListener?(type: string, fn: (event: PlatformEvent) => void): void;
   removeEventListener?(type: string, fn: (event: PlatformEvent) => void): void;
-  fetch?(url: string, init: { mode: string; cache: string }): Promise<unknown>;
+  fetch?(url: string, init: { mode: string; cache: string; signal?: unknown }): Promise<unknown>;
+  AbortSignal?: { timeout?(ms: number): unknown };
 }
 
 /** The running platform. */

@@ -11,8 +11,8 @@ export const APP_PONG_EVENT = 'wsm:pong';
 export const ClientCloseCodes = {
   /** Server draining (SIGTERM): reconnect. */
   GoingAway: 1001,
-  /** Closed by the client itself because the heartbeat went unanswered. */
-  PingTimeout: 4000,
+  /** Closed by the client itself: its ping (`PING_TIMEOUT`) or its handshake (`HANDSHAKE_TIMEOUT`) went unanswered. */
+  Timeout: 4000,
   /** Removed by cleanup (an `evicted` frame says why). */
   Evicted: 4001,
   /** A newer connection to the same context took this one's place. */

@@ -122,6 +122,8 @@ export class WebSocketClient<In extends object = EventMap, Out extends object = 
     this.ws = ws;
     let opened = false;
     let error = '';
+    // A server that accepts TCP but never answers the upgrade would hold the socket CONNECTING.
+    this.deadline = setTimeout(() => this.abandon(ws, 'HANDSHAKE_TIMEOUT', false), this.o.pongTimeoutMs);
     ws.onopen = () => {
       opened = true;
       this.armSilence();
@@ -188,7 +190,8 @@ export class WebSocketClient<In extends object = EventMap, Out extends object = 
   /** Whether the server answers HTTP at all (a browser's only way to tell "refused" from "down"). */
   private async reachable(): Promise<boolean> {
     try {
-      await platform.fetch?.(this.o.url.replace(/^ws/, 'http'), { mode: 'no-cors', cache: 'no-store' });
+      const signal = platform.AbortSignal?.timeout?.(this.o.pongTimeoutMs); // a server that hangs is not "up"
+      await platform.fetch?.(this.o.url.replace(/^ws/, 'http'), { mode: 'no-cors', cache: 'no-store', signal });
       return !!platform.fetch;
     } catch {
       return false;
@@ -212,11 +215,14 @@ export class WebSocketClient<In extends object = EventMap, Out extends object = 
     const ws = this.ws;
     if (ws?.readyState !== OPEN) return;
     ws.send(JSON.stringify({ event: APP_PING_EVENT }));
-    this.deadline ??= setTimeout(() => {
-      void this.closed(ws, ClientCloseCodes.PingTimeout, 'PING_TIMEOUT', true, '');
-      if (ws.terminate) ws.terminate();
-      else ws.close(ClientCloseCodes.PingTimeout, 'PING_TIMEOUT');
-    }, this.o.pongTimeoutMs);
+    this.deadline ??= setTimeout(() => this.abandon(ws, 'PING_TIMEOUT', true), this.o.pongTimeoutMs);
+  }
+
+  /** Gives up on an unanswered socket: handled as closed now, closed for real without waiting for it. */
+  private abandon(ws: WebSocketLike, reason: string, opened: boolean): void {
+    void this.closed(ws, ClientCloseCodes.Timeout, reason, opened, reason);
+    if (ws.terminate) ws.terminate();
+    else ws.close(ClientCloseCodes.Timeout, reason);
   }
 
   /** Online again, or a tab visible after a long sleep: check or reconnect now (4029's wait still holds). */

@@ -22,6 +22,19 @@ describe('client (Node, ws) against a scripted server', () => {
     expect(maxOpen()).toBe(1);
   });
 
+  it('a handshake that is never answered is given up (4000 HANDSHAKE_TIMEOUT) and retried, never two open', async () => {
+    const server = await scripted((ws) => session(ws), { delayMs: 60_000 }); // accepts TCP, never answers the upgrade
+    cleanups.push(server.close);
+    const { Tracked, sockets, maxOpen } = trackedSockets();
+    const client = open({ url: server.url, token: () => 't', context: 'c', WebSocket: Tracked, pongTimeoutMs: 200, baseMs: 10, capMs: 20 });
+    const seen = record(client);
+    await waitFor(() => seen.disconnect.length >= 3, 15_000, 'three given-up handshakes');
+    expect(seen.disconnect.slice(0, 3).map((d) => [d.code, d.reason])).toEqual(Array(3).fill([4000, 'HANDSHAKE_TIMEOUT']));
+    expect(client.status).toBe('reconnecting');
+    expect(maxOpen()).toBeLessThanOrEqual(1);
+    expect(sockets.slice(0, -1).every((s) => s.readyState === s.CLOSED || s.readyState === s.CLOSING)).toBe(true);
+  });
+
   for (const code of [1001, 1011, 1013, 1006]) {
     it(`close ${code}: reconnects with backoff`, async () => {
       const server = await scripted((ws, n) => {

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { connect, type ClientStatus, type ConnectOptions, type LifecycleEvents, type WebSocketClient } from '../../src/client/index.js';
 import { waitFor } from './socket-harness.js';
@@ -52,13 +53,17 @@ export async function scripted(onConnection: (ws: WebSocket, n: number, req: Inc
   const upgrades: number[] = [];
   const frames: unknown[] = [];
   const connections: WebSocket[] = [];
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  const pending = new Set<Socket>(); // upgrades still held by delayMs
   let n = 0;
   const wss = new WebSocketServer({
     host: '127.0.0.1',
     port,
-    verifyClient: (_info, done) => {
+    verifyClient: (info, done) => {
       upgrades.push(Date.now());
-      setTimeout(() => (refuse ? done(false, refuse) : done(true)), delayMs);
+      pending.add(info.req.socket);
+      const timer = setTimeout(() => (pending.delete(info.req.socket), refuse ? done(false, refuse) : done(true)), delayMs);
+      timers.push(timer);
     },
   });
   await new Promise((resolve) => wss.once('listening', resolve));
@@ -68,7 +73,14 @@ export async function scripted(onConnection: (ws: WebSocket, n: number, req: Inc
     onConnection(ws, n++, req);
   });
   const address = wss.address() as { port: number };
-  return { url: `ws://127.0.0.1:${address.port}/ws`, upgrades, frames, connections, close: () => new Promise((r) => (wss.clients.forEach((c) => c.terminate()), wss.close(r))) };
+  return { url: `ws://127.0.0.1:${address.port}/ws`, upgrades, frames, connections, close: () =>
+      new Promise((r) => {
+        timers.forEach(clearTimeout);
+        pending.forEach((socket) => socket.destroy());
+        wss.clients.forEach((c) => c.terminate());
+        wss.close(r);
+      }),
+  };
 }
 
 export const session = (ws: WebSocket, context = 'ctx', managerId = 'm1') =>
