@@ -34,6 +34,7 @@ export class WebSocketClient<In extends object = EventMap, Out extends object = 
   readonly duplicated: boolean;
 
   private readonly o: Settings;
+  private readonly url: URL;
   private readonly Socket: WebSocketConstructor;
   private readonly tab: TabContext | undefined;
   private readonly key: string | undefined;
@@ -53,6 +54,7 @@ export class WebSocketClient<In extends object = EventMap, Out extends object = 
 
   constructor(options: ConnectOptions) {
     this.o = { ...CLIENT_DEFAULTS, random: Math.random, ...options };
+    this.url = new URL(options.url); // a bad URL throws here, to the caller, not later in a timer
     const Socket = options.WebSocket ?? platform.WebSocket;
     if (!Socket) throw new TypeError("no WebSocket class: pass options.WebSocket (in Node: import { WebSocket } from 'ws')");
     this.Socket = Socket;
@@ -110,7 +112,7 @@ export class WebSocketClient<In extends object = EventMap, Out extends object = 
       this.starting = false;
     }
     if ((this.status as ClientStatus) === 'closed') return;
-    const url = new URL(this.o.url);
+    const url = new URL(this.url);
     url.searchParams.set('token', token);
     if (this.context) url.searchParams.set('context', this.context);
     let ws: WebSocketLike;
@@ -144,7 +146,9 @@ export class WebSocketClient<In extends object = EventMap, Out extends object = 
     const event = frame?.event;
     if (typeof event !== 'string' || event === APP_PONG_EVENT) return;
     const data = frame?.data;
-    if (event === 'session' || event === 'joined') {
+    const isSession = event === 'session' || event === 'joined';
+    if (isSession && typeof (data as SessionInfo | null)?.context !== 'string') return; // not what the type promises
+    if (isSession) {
       this.session = data as SessionInfo;
       this.context = this.session.context;
       this.tab?.save(this.context);

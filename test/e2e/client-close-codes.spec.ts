@@ -35,6 +35,23 @@ describe('client (Node, ws) against a scripted server', () => {
     expect(sockets.slice(0, -1).every((s) => s.readyState === s.CLOSED || s.readyState === s.CLOSING)).toBe(true);
   });
 
+  it('bad input: a relative URL throws at connect(); frames that are not JSON, lack an event, or a session without data are ignored (never emitted)', async () => {
+    expect(() => open({ url: '/ws', token: () => 't' })).toThrow(TypeError);
+    const server = await scripted((ws) => {
+      ws.send('not json');
+      ws.send(JSON.stringify({ event: 'session', data: null }));
+      ws.send(JSON.stringify({ no: 'event' }));
+      session(ws);
+    });
+    cleanups.push(server.close);
+    const client = open({ url: server.url, token: () => 't', context: 'c' });
+    const sessions: unknown[] = [];
+    client.on('session', (s) => sessions.push(s));
+    await statusIs(client, 'open');
+    expect(sessions).toEqual([client.session]);
+    expect(client.session).toMatchObject({ managerId: 'm1' });
+  });
+
   for (const code of [1001, 1011, 1013, 1006]) {
     it(`close ${code}: reconnects with backoff`, async () => {
       const server = await scripted((ws, n) => {
