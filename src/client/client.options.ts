@@ -26,7 +26,7 @@ export interface ConnectOptions extends Partial<BackoffOptions> {
   storageKey?: string;
   /** Silence (no frame received) after which the client sends the app-level ping. @default 20000 */
   pingAfterMs?: number;
-  /** How long the ping may go unanswered before the connection is declared dead. @default 10000 */
+  /** How long the ping (or a handshake, or the browser's reachability probe) may go unanswered before it is given up. @default 10000 */
   pongTimeoutMs?: number;
   /** Connected this long, the backoff starts again from `baseMs`. @default 10000 */
   stableAfterMs?: number;
