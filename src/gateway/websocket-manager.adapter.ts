@@ -19,6 +19,7 @@ import { handshakeOf, setHandshake } from './handshake.js';
 import { InboundRateLimiter } from './inbound-rate-limiter.js';
 import { isAcceptableUserId } from './user-id.js';
 import { WebSocketIdentityService } from './websocket-identity.service.js';
+import { answerAppPing } from './app-heartbeat.js';
 
 /** Wire error code of a frame that is not JSON with a string `event` (or nested too deeply). */
 export const BAD_MESSAGE = 'BAD_MESSAGE';
@@ -166,6 +167,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
         this.send(client, { event: 'error', data: { code: BAD_MESSAGE } });
         return;
       }
+      if (answerAppPing(client, frame.event)) return; // client heartbeat (app-heartbeat.ts): answered, not activity
       factory.managerOfSocket(client)?.markActivity();
       const callback = callbacks.get(frame.event);
       if (callback) void this.deliver(client, frame.event, () => callback(frame.data, frame.event));
