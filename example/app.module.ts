@@ -1,11 +1,11 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { ScheduleModule } from '@nestjs/schedule';
-import { WebSocketManagerModule, WS_ENV_VARIABLES, wsManagerOptionsFromEnv } from '../src/index.js';
+import { WebSocketManagerAdminModule, WebSocketManagerModule, WS_ENV_VARIABLES, wsManagerOptionsFromEnv } from '../src/index.js';
+import { WebSocketManagerHealthModule } from '../src/terminus.js';
 import { AppGateway } from './app.gateway.js';
 import { ClientPageController } from './client-page.controller.js';
 import { validateAppEnv } from './app-config.js';
-import { HTTP_CONTROLLERS, HTTP_IMPORTS, HTTP_PROVIDERS } from './http/index.js';
 import { jwtIdentityResolver } from './jwt-identity.js';
 
 /**
@@ -25,6 +25,8 @@ export class AppModule {
         config,
         ScheduleModule.forRoot(),
         WebSocketManagerModule.forRootAsync({
+          // The admin and health modules use its services.
+          isGlobal: true,
           inject: [ConfigService],
           useFactory: (settings: ConfigService) => ({
             ...wsManagerOptionsFromEnv(
@@ -33,10 +35,16 @@ export class AppModule {
             identityResolver: jwtIdentityResolver(settings.getOrThrow<string>('WS_JWT_SECRET')),
           }),
         }),
-        ...HTTP_IMPORTS,
+        // GET /health (Terminus), GET /metrics and the admin API + dashboard under /admin
+        // (404 while WS_ADMIN_TOKEN is unset).
+        WebSocketManagerHealthModule.forRoot(),
+        WebSocketManagerAdminModule.forRootAsync({
+          inject: [ConfigService],
+          useFactory: (settings: ConfigService) => ({ token: settings.get<string>('WS_ADMIN_TOKEN') }),
+        }),
       ],
-      controllers: [...HTTP_CONTROLLERS, ClientPageController],
-      providers: [AppGateway, ...HTTP_PROVIDERS],
+      controllers: [ClientPageController],
+      providers: [AppGateway],
     };
   }
 }

@@ -55,3 +55,5 @@ export { CleanupAlarmService, isEmergencyCleanupFailure } from './lifecycle/clea
 export { LifecycleLoggerService, formatCleanupReport } from './lifecycle/lifecycle-logger.service.js';
 // WebSocketManagerHealthIndicator and WebSocketManagerHealthModule need @nestjs/terminus: they are
 // exported from 'nestjs-websocket-manager/terminus' so that the main entry does not load terminus.
+
+export * from './admin/index.js';

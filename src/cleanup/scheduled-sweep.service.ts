@@ -65,7 +65,10 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
       cronTime: this.options.cleanupCron,
       onTick: () => {
         // A throwing sweep is logged and the schedule goes on.
-        this.sweep().catch((error: unknown) => this.logger.error(`scheduled sweep failed: ${String(error)}`));
+        this.sweep().catch((error: unknown) => {
+          this.logger.error(`scheduled sweep failed: ${String(error)}`);
+          this.lifecycle.emit({ type: 'sweep_failed', error: String(error) });
+        });
       },
       start: false,
     });

@@ -11,3 +11,4 @@ export { InboundRateLimiter, type InboundBudget, type InboundVerdict } from './i
 export { MAX_FRAME_DEPTH } from './frame-parser.js';
 export * from './websocket-manager.gateway.js';
 export * from './websocket-error.filter.js';
+export { answerAppPing } from './app-heartbeat.js';

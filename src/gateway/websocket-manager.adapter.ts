@@ -19,6 +19,7 @@ import { handshakeOf, queryOf, setHandshake } from './handshake.js';
 import { InboundRateLimiter } from './inbound-rate-limiter.js';
 import { isAcceptableUserId } from './user-id.js';
 import { WebSocketIdentityService } from './websocket-identity.service.js';
+import { answerAppPing } from './app-heartbeat.js';
 
 /** Wire error code of a frame that is not JSON with a string `event` (or nested too deeply). */
 export const BAD_MESSAGE = 'BAD_MESSAGE';
@@ -109,13 +110,13 @@ export class WebSocketManagerAdapter extends WsAdapter {
    * bootstrap when a governed and a plain gateway, or two handlers of one event, share a server.
    */
   private governedAt(port: number, ownPath: string | undefined): { key: string; path: string } | undefined {
-    const defaultPath = this.options().path;
-    const pathOf = (g: GatewayInfo) => normalizePath(g.ownPath ?? (g.governed ? defaultPath : undefined));
     const path = normalizePath(ownPath);
     this.gateways ??= discoverGateways(this.app.get(ModulesContainer, { strict: false }));
     // The governed gateways Nest would key under this (port, path): their own path, or the default.
     const candidates = this.gateways.filter((g) => g.governed && g.port === port && (g.ownPath === undefined ? ownPath === undefined : normalizePath(g.ownPath) === path));
-    if (candidates.length === 0) return undefined;
+    if (candidates.length === 0) return undefined; // (without reading the options: plain apps need no module)
+    const defaultPath = this.options().path;
+    const pathOf = (g: GatewayInfo) => normalizePath(g.ownPath ?? (g.governed ? defaultPath : undefined));
     const effective = pathOf(candidates[0]!);
     // Nest shares one server between gateways of the same raw `path` option, too.
     const sharing = this.gateways.filter((g) => g.port === port && (pathOf(g) === effective || g.ownPath === ownPath));
@@ -171,6 +172,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
         this.send(client, { event: 'error', data: { code: BAD_MESSAGE } });
         return;
       }
+      if (answerAppPing(client, frame.event)) return; // client heartbeat (app-heartbeat.ts): answered, not activity
       factory.managerOfSocket(client)?.markActivity(now);
       const { event, data } = frame;
       for (const handler of handlers) {

@@ -64,6 +64,7 @@ export abstract class WebSocketManagerGateway implements OnGatewayConnection, On
   readonly #logger = new Logger('WebSocketManager');
   #draining = false;
 
+  /** Admits a new socket to its session (or refuses it); subclasses that override it call `super`. */
   handleConnection(client: WebSocket, request?: IncomingMessage): Promise<Admission | null> {
     client.on('error', (error) => this.#logger.debug(`socket error: ${error.message}`));
     if (this.#draining) {
@@ -75,6 +76,7 @@ export abstract class WebSocketManagerGateway implements OnGatewayConnection, On
     return admission;
   }
 
+  /** Detaches a closed socket from its manager; subclasses that override it call `super`. */
   handleDisconnect(client: WebSocket): void {
     this.wsManagerFactory.release(client).catch((error: unknown) => this.#logger.error(`release failed: ${String(error)}`));
   }

@@ -35,7 +35,9 @@ export type ManagerLifecycleEvent =
   | { type: 'rate_limited'; userId: string; scope: 'connection' | 'user'; closed: boolean; at: number }
   | { type: 'cleanup'; report: CleanupReport; at: number }
   | { type: 'emergency_cleanup_failed'; userId: string; at: number }
-  | { type: 'alarm'; userId: string; failures: number; windowMs: number; at: number };
+  | { type: 'alarm'; userId: string; failures: number; windowMs: number; at: number }
+  /** A scheduled sweep threw before finishing (the schedule goes on). */
+  | { type: 'sweep_failed'; error: string; at: number };
 
 /** What started a cleanup run. */
 export type CleanupTrigger = 'scheduled' | 'emergency' | 'manual';

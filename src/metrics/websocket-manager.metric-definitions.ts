@@ -1,5 +1,7 @@
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { HealthClass } from '../health/health-class.js';
 import type { LocalManagerStore } from '../managers/local-manager.store.js';
+import type { WebSocketManager } from '../managers/websocket-manager.js';
 import { getOrCreateCounter, getOrCreateGauge, getOrCreateHistogram } from './get-or-create-metric.js';
 import { countLocalManagers } from './local-manager-counts.js';
 import { WS_METRICS_PREFIX as P } from './metrics.constants.js';
@@ -17,6 +19,9 @@ export const WS_METRIC_NAMES = {
   slowConsumerCloses: `${P}slow_consumer_closes_total`,
   rateLimited: `${P}rate_limited_total`,
   cleanupDuration: `${P}cleanup_duration_seconds`,
+  cleanupSuccesses: `${P}cleanup_successes_total`,
+  managersByHealth: `${P}managers_by_health`,
+  sweepFailures: `${P}sweep_failures_total`,
 } as const;
 
 /** Buckets of `ws_manager_cleanup_duration_seconds`: a sweep slice to a probe-bound emergency run. */
@@ -38,14 +43,20 @@ export interface WebSocketManagerMetricSet {
   slowConsumerCloses: Counter;
   rateLimited: Counter<'scope' | 'action'>;
   cleanupDuration: Histogram<'trigger'>;
+  cleanupSuccesses: Counter<'trigger'>;
+  managersByHealth: Gauge<'class'>;
+  sweepFailures: Counter;
 }
+
+/** Classifies one manager held here (`HealthAssessmentService.classOf`). */
+export type ManagerClassifier = (manager: WebSocketManager, now: number) => HealthClass;
 
 /**
  * Gets or creates every metric of the module on `registry`. The two gauges are computed from
  * `store` at scrape time, so they agree with the sockets this instance holds at that moment; when
  * several module instances share one registry, the gauges follow the one defined last.
  */
-export function defineWebSocketManagerMetrics(registry: Registry, store: LocalManagerStore): WebSocketManagerMetricSet {
+export function defineWebSocketManagerMetrics(registry: Registry, store: LocalManagerStore, classify?: ManagerClassifier): WebSocketManagerMetricSet {
   const N = WS_METRIC_NAMES;
   const managers = getOrCreateGauge(registry, {
     name: N.managers,
@@ -110,6 +121,32 @@ export function defineWebSocketManagerMetrics(registry: Registry, store: LocalMa
     labelNames: ['trigger'] as const,
     buckets: CLEANUP_DURATION_BUCKETS,
   });
+  const cleanupSuccesses = getOrCreateCounter(registry, {
+    name: N.cleanupSuccesses,
+    help: 'Cleanup runs that reached their goal, by trigger: emergency and manual runs that left room for one more session, scheduled sweeps that finished.',
+    labelNames: ['trigger'] as const,
+  });
+  for (const trigger of ['scheduled', 'emergency', 'manual']) cleanupSuccesses.inc({ trigger }, 0);
+  const managersByHealth = getOrCreateGauge(registry, {
+    name: N.managersByHealth,
+    help: 'Managers held by this instance per health class (zombie, unresponsive, inactive, detached, idle, healthy), judged at scrape time.',
+    labelNames: ['class'] as const,
+  });
+  (managersByHealth as unknown as Collectable<Gauge<'class'>>).collect = function () {
+    const counts = new Map<HealthClass, number>(Object.values(HealthClass).map((c) => [c, 0]));
+    if (classify) {
+      const now = Date.now();
+      for (const manager of store.values()) {
+        const c = classify(manager, now);
+        counts.set(c, counts.get(c)! + 1);
+      }
+    }
+    for (const [c, n] of counts) this.set({ class: c }, n);
+  };
+  const sweepFailures = getOrCreateCounter(registry, {
+    name: N.sweepFailures,
+    help: 'Scheduled sweeps that threw before finishing (the schedule goes on; see the error log).',
+  });
   return {
     managers,
     connections,
@@ -122,5 +159,8 @@ export function defineWebSocketManagerMetrics(registry: Registry, store: LocalMa
     slowConsumerCloses,
     rateLimited,
     cleanupDuration,
+    cleanupSuccesses,
+    managersByHealth,
+    sweepFailures,
   };
 }

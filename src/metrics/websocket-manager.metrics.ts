@@ -1,9 +1,10 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit, type Provider } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnModuleDestroy, type OnModuleInit, type Provider } from '@nestjs/common';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import { WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
 import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
 import type { CleanupReport } from '../cleanup/cleanup-report.js';
+import { HealthAssessmentService } from '../health/health-assessment.service.js';
 import type { ManagerLifecycleEvent } from '../lifecycle/manager-lifecycle.event.js';
 import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
 import { LocalManagerStore } from '../managers/local-manager.store.js';
@@ -39,7 +40,8 @@ export const wsMetricsRegistryProvider: Provider = {
  *   `rejected` → `{result="rejected"}`;
  * - `cleanup` → per entry of `report.levels`: `cleanup_runs_total{trigger,level}` +1 and
  *   `cleanup_removed_total{trigger,level,reason}` +n per `reasons`; `cleanup_duration_seconds{trigger}`
- *   observes `report.durationMs / 1000` once per report;
+ *   observes `report.durationMs / 1000` once per report; `cleanup_successes_total{trigger}` +1 when
+ *   the report says `freed`;
  * - `removed` with `level="reconcile"` (settled at admission, outside a cleanup run; superseded
  *   sessions excluded) → `cleanup_removed_total{trigger,level="reconcile",reason}`;
  * - `zombie_detected` → `zombies_detected_total{reason}`;
@@ -47,7 +49,10 @@ export const wsMetricsRegistryProvider: Provider = {
  *   `CleanupAlarmService`) → `emergency_cleanup_failures_total`;
  * - `heartbeat_terminated` → `heartbeat_terminations_total`;
  * - `slow_consumer_closed` → `slow_consumer_closes_total`;
- * - `rate_limited` → `rate_limited_total{scope,action="warned"|"closed"}`.
+ * - `rate_limited` → `rate_limited_total{scope,action="warned"|"closed"}`;
+ * - `sweep_failed` → `sweep_failures_total`.
+ *
+ * `managers_by_health{class}` is computed at scrape time from the store, like the two gauges.
  *
  * Serve {@link metrics} with {@link contentType} from a controller, merge {@link registry} with
  * yours (`Registry.merge([...])`, when yours has no process metrics), or pass your registry as
@@ -64,8 +69,10 @@ export class WebSocketManagerMetrics implements OnModuleInit, OnModuleDestroy {
     @Inject(WS_METRICS_REGISTRY) readonly registry: Registry,
     store: LocalManagerStore,
     private readonly lifecycle: ManagerLifecycleService,
+    /** Classifies managers for `managers_by_health`; without it that gauge reads 0 for every class. */
+    @Optional() health?: HealthAssessmentService,
   ) {
-    this.instruments = defineWebSocketManagerMetrics(registry, store);
+    this.instruments = defineWebSocketManagerMetrics(registry, store, health && ((manager, now) => health.classOf(manager, now)));
   }
 
   /** The `Content-Type` to serve {@link metrics} with. */
@@ -129,6 +136,9 @@ export class WebSocketManagerMetrics implements OnModuleInit, OnModuleDestroy {
       case 'rate_limited':
         m.rateLimited.inc({ scope: event.scope, action: event.closed ? 'closed' : 'warned' });
         break;
+      case 'sweep_failed':
+        m.sweepFailures.inc();
+        break;
       default:
         break;
     }
@@ -143,5 +153,6 @@ export class WebSocketManagerMetrics implements OnModuleInit, OnModuleDestroy {
       }
     }
     this.instruments.cleanupDuration.observe({ trigger }, report.durationMs / 1000);
+    if (report.freed) this.instruments.cleanupSuccesses.inc({ trigger });
   }
 }

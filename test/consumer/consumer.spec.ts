@@ -39,8 +39,7 @@ function run(command: string, args: string[], cwd: string, timeoutMs: number): S
     encoding: 'utf8',
     timeout: timeoutMs,
     maxBuffer: 64 * 1024 * 1024,
-    // The consumer runs as a plain project: none of this repository's test environment leaks in.
-    env: { ...process.env, VITEST: undefined, VITEST_POOL_ID: undefined, VITEST_WORKER_ID: undefined, NODE_OPTIONS: undefined, npm_config_loglevel: 'error' },
+    env: consumerEnv(),
   });
   if (result.error) throw result.error;
   return result;
@@ -53,8 +52,9 @@ describe('consumer app (installed from npm pack)', () => {
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'wsm-consumer-'));
-    // npm pack runs `prepack`, which builds the library (tsc -p tsconfig.build.json).
-    const pack = run('npm', ['pack', '--json', '--pack-destination', dir], ROOT, 240_000);
+    // The library was built by the suite's global setup (tsc -p tsconfig.build.json, as `prepack`
+    // does on a real `npm pack`); not again here, because other suites run dist/ meanwhile.
+    const pack = run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], ROOT, 240_000);
     if (pack.status !== 0) throw new Error(`npm pack failed:\n${output(pack)}`);
     const [{ filename }] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as [{ filename: string }];
     cpSync(FIXTURE, dir, { recursive: true });
@@ -101,4 +101,13 @@ describe('consumer app (installed from npm pack)', () => {
 
 function versionOfAt(path: string): string {
   return (JSON.parse(readFileSync(join(path, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/**
+ * The consumer runs as a plain project: none of this repository's test environment (Vitest's
+ * variables, `npm test`'s lifecycle variables) leaks in; npm's cache and registry settings stay.
+ */
+function consumerEnv(): NodeJS.ProcessEnv {
+  const keep = (key: string) => !key.startsWith('VITEST') && key !== 'NODE_OPTIONS' && (!key.startsWith('npm_') || /^npm_config_(cache|registry)$/.test(key));
+  return { ...Object.fromEntries(Object.entries(process.env).filter(([key]) => keep(key))), npm_config_loglevel: 'error' };
 }

@@ -1,59 +1,73 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runNodeClient } from '../../example/node-client.js';
+import { startNodeClient } from '../../example/node-client.js';
 import { startExampleApp, type RunningApp } from '../support/app-harness.js';
+import { waitFor } from '../support/socket-harness.js';
 
-// The README's Node snippet (example/node-client.ts) against the example app.
-describe('Node client snippet (ws)', () => {
+// The README's Node snippet (example/node-client.ts, on nestjs-websocket-manager/client) against the example app.
+describe('Node client example (nestjs-websocket-manager/client with ws)', () => {
   let running: RunningApp | undefined;
   afterEach(async () => {
     await running?.close();
     running = undefined;
   });
 
-  it('authenticates with Authorization: Bearer, gets session then the echo, and closes normally', async () => {
+  it('gets the session, then the echo, and stops after close(); a second run resumes the same manager', async () => {
     running = await startExampleApp();
-    const result = await runNodeClient(running.url({ context: 'node-cli' }), await running.token('node-user'));
-    expect(result.frames).toEqual([
-      { event: 'session', data: { managerId: expect.any(String), context: 'node-cli', resumed: false, limit: 20, active: 1, cleanup: null } },
-      { event: 'echo', data: 'hello' },
-    ]);
-    expect(result).toMatchObject({ code: 1000, reason: 'done', meaning: 'normal closure' });
-    // A normal close detaches the manager; it stays resumable and counted.
+    const { result } = startNodeClient(running.url({}), await running.token('node-user'), 'node-cli');
+    const first = await result;
+    expect(first.session).toMatchObject({ context: 'node-cli', resumed: false, limit: 20, active: 1, cleanup: null });
+    expect(first.lines).toEqual([`← session ${JSON.stringify(first.session)}`, '← echo "hello"']);
+    expect(first.stopped).toEqual({ reason: 'closed', code: null });
+    // close() detaches the manager; it stays resumable and counted.
     expect((await running.registry.listByUser('node-user')).map((r) => r.context)).toEqual(['node-cli']);
 
-    const again = await runNodeClient(running.url({ context: 'node-cli' }), await running.token('node-user'));
-    expect(again.frames[0]).toMatchObject({ event: 'session', data: { managerId: (result.frames[0]!.data as { managerId: string }).managerId, resumed: true } });
+    const again = await startNodeClient(running.url({}), await running.token('node-user'), 'node-cli').result;
+    expect(again.session).toMatchObject({ managerId: first.session!.managerId, resumed: true });
   });
 
-  it('at the per-user limit, receives MANAGER_LIMIT_REACHED then close 4029 with its meaning', async () => {
+  it('at the per-user limit: MANAGER_LIMIT_REACHED, close 4029; with nothing to free (retryAfterMs null) it waits long', async () => {
     running = await startExampleApp({ WS_MAX_MANAGERS_PER_USER: '1', WS_MAX_CLEANUP_LEVEL: 'moderate' });
     await running.connect('node-user', 'held'); // healthy: answers the admission probe
-    const result = await runNodeClient(running.url({ context: 'node-cli' }), await running.token('node-user'));
-    expect(result.frames).toEqual([
-      { event: 'error', data: { code: 'MANAGER_LIMIT_REACHED', limit: 1, active: 1, retryAfterMs: null, reason: 'sessions_in_use' } },
-    ]);
-    const { retryAfterMs } = result.frames[0]!.data as { retryAfterMs: number };
-    expect(result).toMatchObject({
-      code: 4029,
-      reason: 'MANAGER_LIMIT_REACHED',
-      meaning: `per-user limit reached (1/1 sessions): retry after ${retryAfterMs} ms or close another session`,
-    });
+    const { client, result } = startNodeClient(running.url({}), await running.token('node-user'), 'node-cli');
+    const errors: { code: string; retryAfterMs?: number | null }[] = [];
+    client.on('error', (e) => errors.push(e));
+    await waitFor(() => client.status === 'reconnecting', 10_000, '4029');
+    expect(errors).toEqual([{ code: 'MANAGER_LIMIT_REACHED', limit: 1, active: 1, retryAfterMs: null, reason: 'sessions_in_use' }]);
+    client.close();
+    const { disconnects, stopped } = await result;
+    expect(disconnects).toEqual([{ code: 4029, reason: 'MANAGER_LIMIT_REACHED', reconnectInMs: expect.any(Number) }]);
+    expect(disconnects[0]!.reconnectInMs).toBeGreaterThanOrEqual(10_000); // half the 20 s cap at least
+    expect(stopped.reason).toBe('closed');
   });
 
-  it('a refused handshake (bad token) ends with 1006 and names the HTTP 401', async () => {
-    running = await startExampleApp();
-    const result = await runNodeClient(running.url({ context: 'node-cli' }), 'not-a-jwt');
-    expect(result.frames).toEqual([]);
-    expect(result.code).toBe(1006);
-    expect(result.error).toBe('Unexpected server response: 401');
-    expect(result.meaning).toContain('handshake was refused');
-    expect(result.meaning).toContain('401');
+  it('at the per-user limit with a detached session: the next attempt waits retryAfterMs (its resume window)', async () => {
+    running = await startExampleApp({ WS_MAX_MANAGERS_PER_USER: '1', WS_MAX_CLEANUP_LEVEL: 'moderate' });
+    const held = await running.connect('node-user', 'held');
+    held.client.ws.close();
+    await waitFor(async () => (await running!.registry.listByUser('node-user'))[0]?.detachedAt != null, 10_000, 'held detached');
+    const { client, result } = startNodeClient(running.url({}), await running.token('node-user'), 'node-cli');
+    const errors: { code: string; retryAfterMs?: number | null }[] = [];
+    client.on('error', (e) => errors.push(e));
+    await waitFor(() => client.status === 'reconnecting', 10_000, '4029');
+    expect(errors).toEqual([{ code: 'MANAGER_LIMIT_REACHED', limit: 1, active: 1, retryAfterMs: expect.any(Number), reason: 'resume_window_expiry' }]);
+    client.close();
+    const { disconnects } = await result;
+    expect(disconnects[0]!.reconnectInMs).toBeGreaterThanOrEqual(errors[0]!.retryAfterMs!);
   });
 
-  it('CLI mode (node dist/example/node-client.js URL JWT) prints the frames and the close, exit 0', async () => {
+  it('a refused handshake (bad token): the token is asked once more, then it stops as unauthorized', async () => {
     running = await startExampleApp();
-    const child = spawn(process.execPath, ['dist/example/node-client.js', running.url({ context: 'cli' })], {
+    const { result } = startNodeClient(running.url({}), 'not-a-jwt', 'node-cli');
+    const { session, disconnects, stopped } = await result;
+    expect(session).toBeNull();
+    expect(disconnects.map((d) => d.code)).toEqual([1006]); // the second refusal stops it
+    expect(stopped).toEqual({ reason: 'unauthorized', code: null });
+  });
+
+  it('CLI mode (WS_TOKEN=JWT node dist/example/node-client.js URL \'\' CONTEXT) prints the session, the echo and the stop, exit 0', async () => {
+    running = await startExampleApp();
+    const child = spawn(process.execPath, ['dist/example/node-client.js', running.url({}), '', 'cli'], {
       env: { ...process.env, WS_TOKEN: await running.token('cli-user') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -65,8 +79,8 @@ describe('Node client snippet (ws)', () => {
     expect({ exitCode, err }).toEqual({ exitCode: 0, err: '' });
     const lines = out.trim().split('\n');
     expect(lines).toHaveLength(3);
-    expect(JSON.parse(lines[0]!.replace(/^← /, ''))).toMatchObject({ event: 'session', data: { context: 'cli', resumed: false } });
-    expect(lines[1]).toBe('← {"event":"echo","data":"hello"}');
-    expect(lines[2]).toBe('closed 1000 done: normal closure');
+    expect(JSON.parse(lines[0]!.replace(/^← session /, ''))).toMatchObject({ context: 'cli', resumed: false });
+    expect(lines[1]).toBe('← echo "hello"');
+    expect(lines[2]).toBe('stopped: closed');
   });
 });

@@ -1,21 +1,21 @@
 import type { INestApplication } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
 import { ScheduleModule } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { HTTP_CONTROLLERS, HTTP_IMPORTS, HTTP_PROVIDERS } from '../../example/http/index.js';
 import {
   CleanupLevel,
   InMemoryManagerRegistry,
   LocalManagerStore,
   ManagerLifecycleService,
   ManagerLimitExceededError,
+  WebSocketManagerAdminModule,
   WebSocketManagerFactory,
   WebSocketManagerModule,
   type CleanupReport,
 } from '../../src/index.js';
+import { WebSocketManagerHealthModule } from '../../src/terminus.js';
 import { closedOnServer, destroyTcp, SocketHarness, type SocketPair } from '../support/socket-harness.js';
 import { deltas, parsePrometheusText, sample, type Samples } from '../unit/metrics/prometheus-text.js';
 
@@ -39,19 +39,15 @@ interface RunningApp {
   lifecycle: ManagerLifecycleService;
 }
 
-/** The example app's HTTP surface on a module of its own, listening on port 0. */
+/** The library's HTTP surface (admin, metrics, health modules) on a module of its own, listening on port 0. */
 async function startApp(adminToken: string | undefined): Promise<RunningApp> {
   const registry = new SwitchableRegistry();
   const moduleRef = await Test.createTestingModule({
     imports: [
-      ConfigModule.forRoot({
-        isGlobal: true,
-        ignoreEnvFile: true,
-        skipProcessEnv: true,
-        load: [() => (adminToken === undefined ? {} : { WS_ADMIN_TOKEN: adminToken })],
-      }),
       ScheduleModule.forRoot(),
-      WebSocketManagerModule.forRoot({
+      WebSocketManagerModule.forRootAsync({
+        isGlobal: true,
+        useFactory: () => ({
         registry,
         nodeId: 'e2e-node',
         maxManagersPerUser: 20,
@@ -60,11 +56,11 @@ async function startApp(adminToken: string | undefined): Promise<RunningApp> {
         heartbeatIntervalMs: 200,
         heartbeatTimeoutMs: 1000,
         cleanupCron: '0 0 0 1 1 *',
+        }),
       }),
-      ...HTTP_IMPORTS,
+      WebSocketManagerHealthModule.forRoot(),
+      WebSocketManagerAdminModule.forRoot({ token: adminToken }),
     ],
-    controllers: HTTP_CONTROLLERS,
-    providers: HTTP_PROVIDERS,
   }).compile();
   const app = moduleRef.createNestApplication({ logger: false });
   await app.listen(0, '127.0.0.1');
@@ -78,7 +74,7 @@ async function startApp(adminToken: string | undefined): Promise<RunningApp> {
   };
 }
 
-describe('observability (example HTTP endpoints)', () => {
+describe('observability (the library\'s admin, metrics and health modules)', () => {
   let harness: SocketHarness;
   let running: RunningApp;
 
@@ -161,6 +157,7 @@ describe('observability (example HTTP endpoints)', () => {
         'ws_manager_heartbeat_terminations_total': 1,
         'ws_manager_cleanup_duration_seconds_count{trigger="emergency"}': 2,
         'ws_manager_cleanup_duration_seconds_count{trigger="manual"}': 1,
+        'ws_manager_cleanup_successes_total{trigger="emergency"}': 1,
       });
       // alice: 20 connected (tab-0 with two sockets); bob: one connected, one detached;
       // carol: her only socket terminated.

@@ -69,7 +69,7 @@ describe('resolveWsManagerOptions', () => {
     ['sweepSliceSize', 0],
     ['alarmThreshold', 0],
     ['alarmWindowMs', 0],
-    ['identityResolver', 42],
+    ['identityResolver', 42], // a function, a class or a token (string/symbol): not a number
   ];
 
   it.each(bad)('rejects %s = %j with InvalidOptionsError naming the option', (name, value) => {

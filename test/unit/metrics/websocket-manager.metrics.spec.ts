@@ -84,6 +84,7 @@ describe('WebSocketManagerMetrics', () => {
         'ws_manager_cleanup_removed_total{level="conservative",reason="sockets_closed",trigger="emergency"}': 3,
         'ws_manager_zombies_detected_total{reason="sockets_closed"}': 3,
         'ws_manager_cleanup_duration_seconds_count{trigger="emergency"}': 1,
+        'ws_manager_cleanup_successes_total{trigger="emergency"}': 1,
       });
       const sum = sample(after, 'ws_manager_cleanup_duration_seconds_sum', { trigger: 'emergency' });
       expect(sum).toBeCloseTo(admission.cleanup!.durationMs / 1000, 6);
@@ -103,6 +104,7 @@ describe('WebSocketManagerMetrics', () => {
         'ws_manager_cleanup_runs_total{level="force",trigger="manual"}': 1,
         'ws_manager_cleanup_removed_total{level="force",reason="forced",trigger="manual"}': 1,
         'ws_manager_cleanup_duration_seconds_count{trigger="manual"}': 1,
+        'ws_manager_cleanup_successes_total{trigger="manual"}': 1,
       });
 
       const sweep = await t.bed.sweep.sweep();
@@ -111,6 +113,7 @@ describe('WebSocketManagerMetrics', () => {
         'ws_manager_cleanup_runs_total{level="conservative",trigger="scheduled"}': 1,
         'ws_manager_cleanup_runs_total{level="moderate",trigger="scheduled"}': 1,
         'ws_manager_cleanup_duration_seconds_count{trigger="scheduled"}': 1,
+        'ws_manager_cleanup_successes_total{trigger="scheduled"}': 1,
       });
     });
 

@@ -1,0 +1,13 @@
+export { WebSocketManagerAdminModule, type WebSocketManagerAdminModuleOptions, type WebSocketManagerAdminModuleAsyncOptions } from './websocket-manager-admin.module.js';
+export { WS_ADMIN_OPTIONS, WS_ADMIN_HOST_GUARD } from './admin.constants.js';
+export { ADMIN_DEFAULTS, resolveAdminOptions, type WebSocketManagerAdminOptions, type WebSocketManagerAdminExtras, type ResolvedAdminOptions } from './admin.options.js';
+export { AdminAccessGuard, AdminEnabledGuard, bearerToken } from './admin-access.guard.js';
+export { AdminApiController, type AdminEvictionResult } from './admin-api.controller.js';
+export { AdminDashboardController } from './admin-dashboard.controller.js';
+export { DASHBOARD_CSP } from './admin-dashboard.assets.js';
+export { AdminMetricsController } from './admin-metrics.controller.js';
+export { AdminOverviewService, type AdminOverview, type AdminCleanupRun, type AdminAlarm } from './admin-overview.service.js';
+export { AdminClusterReader, ADMIN_TOP_USERS_KEY, type AdminNodeView } from './admin-cluster.reader.js';
+export { UserCountIndex, MAX_TOP_USERS, type TopUserEntry } from './user-count.index.js';
+export { adminEventStream, LIFECYCLE_BATCH_MS, LIFECYCLE_BATCH_MAX, type AdminStreamSources, type CongestionSource } from './admin-event-stream.js';
+export { toInventoryEntry, adminIdOrThrow, MAX_ADMIN_USER_ID_LENGTH, MAX_ADMIN_MANAGER_ID_LENGTH, type ManagerInventoryEntry } from './admin-inventory.js';
