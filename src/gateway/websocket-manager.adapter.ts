@@ -133,7 +133,8 @@ export class WebSocketManagerAdapter extends WsAdapter {
       // Stop reading until the bucket is half full again: TCP pushes back on the sender instead
       // of the server parsing frames it would drop (short, so pongs are read well in time).
       client.pause();
-      setTimeout(() => client.readyState === WebSocket.OPEN && client.resume(), Math.min(verdict.refillMs, MAX_RATE_LIMIT_PAUSE_MS)).unref();
+      const pauseMs = Math.min(verdict.refillMs, MAX_RATE_LIMIT_PAUSE_MS, this.options().heartbeatTimeoutMs / 2);
+      setTimeout(() => client.readyState === WebSocket.OPEN && client.resume(), pauseMs).unref();
       this.lifecycle().emit({ type: 'rate_limited', userId, scope, closed: false });
     }
     return false;
