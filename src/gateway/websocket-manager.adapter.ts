@@ -25,6 +25,10 @@ import { answerAppPing } from './app-heartbeat.js';
 export const BAD_MESSAGE = 'BAD_MESSAGE';
 /** Wire error code of a frame over the inbound message budget; also the reason of close 4008. */
 export const RATE_LIMITED = 'RATE_LIMITED';
+/** Longest read pause of a connection over budget (heartbeat pongs wait behind it). */
+const MAX_RATE_LIMIT_PAUSE_MS = 2_000;
+/** After close 4008, how long the peer has to answer the close before its TCP connection is cut. */
+const RATE_LIMITED_CLOSE_GRACE_MS = 1_000;
 /** Wire error code of a handler that failed outside the gateway's exception filter. */
 const INTERNAL_ERROR = 'INTERNAL_ERROR';
 
@@ -66,6 +70,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
   private readonly governedSockets = new WeakSet<WebSocket>();
   private gateways: GatewayInfo[] | undefined;
   private identityService: WebSocketIdentityService | undefined;
+  private factoryRef?: WebSocketManagerFactory;
 
   constructor(private readonly app: INestApplicationContext) {
     super(app);
@@ -156,7 +161,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
     // One listener and one JSON.parse per frame instead of Nest's per-socket rxjs pipeline, which
     // the benchmark showed costing per-message latency and per-connection memory.
     const callbacks = new Map<string, MessageCallback>(handlers.map((h) => [String(h.message), h.callback]));
-    const factory = this.app.get(WebSocketManagerFactory, { strict: false });
+    const factory = this.factory();
     const limiter = this.rateLimiter();
     client.once('close', () => this.unsubscribeAll(client));
     client.on('message', (raw: RawData, isBinary: boolean) => {
@@ -179,13 +184,20 @@ export class WebSocketManagerAdapter extends WsAdapter {
     const verdict = limiter.check(client);
     if (verdict.action === 'deliver') return true;
     const { userId, scope } = verdict;
+    if (client.readyState !== WebSocket.OPEN) return false;
     if (verdict.action === 'close') {
-      if (client.readyState === WebSocket.OPEN) {
-        client.close(CloseCodes.RateLimited, RATE_LIMITED);
-        this.lifecycle().emit({ type: 'rate_limited', userId, scope, closed: true });
-      }
+      client.close(CloseCodes.RateLimited, RATE_LIMITED);
+      // Nothing more it sends is read: parsing a flood only to drop it is the cost being limited.
+      client.pause();
+      setTimeout(() => client.terminate(), RATE_LIMITED_CLOSE_GRACE_MS).unref();
+      this.lifecycle().emit({ type: 'rate_limited', userId, scope, closed: true });
     } else if (verdict.warn) {
       this.send(client, { event: 'error', data: { code: RATE_LIMITED } });
+      // Stop reading until the bucket is half full again: TCP pushes back on the sender instead
+      // of the server parsing frames it would drop (short, so pongs are read well in time).
+      client.pause();
+      const pauseMs = Math.min(verdict.refillMs, MAX_RATE_LIMIT_PAUSE_MS, this.options().heartbeatTimeoutMs / 2);
+      setTimeout(() => client.readyState === WebSocket.OPEN && client.resume(), pauseMs).unref();
       this.lifecycle().emit({ type: 'rate_limited', userId, scope, closed: false });
     }
     return false;
@@ -245,7 +257,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
       this.handlerFailed(client, String((value as { event?: unknown }).event ?? '?'), error);
       return;
     }
-    const connection = this.app.get(WebSocketManagerFactory, { strict: false }).connectionOf(client);
+    const connection = this.factory().connectionOf(client);
     if (connection) connection.send(frame);
     else sendBounded(client, frame, this.options().maxBufferedBytes);
   }
@@ -274,6 +286,13 @@ export class WebSocketManagerAdapter extends WsAdapter {
     const suppressed = this.logThrottle.take(key);
     if (suppressed === null) return;
     this.handshakeLogger[level](suppressed > 0 ? `${line} (${suppressed} similar since the last line)` : line);
+  }
+
+  /** Resolved once: a container look-up per answer showed in the echo benchmark. */
+  private factory(): WebSocketManagerFactory {
+    const factory: WebSocketManagerFactory = this.factoryRef ?? this.app.get(WebSocketManagerFactory, { strict: false });
+    this.factoryRef = factory;
+    return factory;
   }
 
   private rateLimiter(): InboundRateLimiter {
