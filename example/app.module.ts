@@ -7,6 +7,7 @@ import { ClientPageController } from './client-page.controller.js';
 import { validateAppEnv } from './app-config.js';
 import { HTTP_CONTROLLERS, HTTP_IMPORTS, HTTP_PROVIDERS } from './http/index.js';
 import { jwtIdentityResolver } from './jwt-identity.js';
+import { NotifyController } from './notify.controller.js';
 
 /**
  * The example application: every setting from the environment and an optional `.env`;
@@ -35,7 +36,7 @@ export class AppModule {
         }),
         ...HTTP_IMPORTS,
       ],
-      controllers: [...HTTP_CONTROLLERS, ClientPageController],
+      controllers: [...HTTP_CONTROLLERS, ClientPageController, NotifyController],
       providers: [AppGateway, ...HTTP_PROVIDERS],
     };
   }

@@ -19,6 +19,7 @@ import { HeartbeatService } from './heartbeat/heartbeat.service.js';
 import { ManagerLifecycleService } from './lifecycle/manager-lifecycle.service.js';
 import { LocalManagerStore } from './managers/local-manager.store.js';
 import { ManagerLedger } from './managers/manager-ledger.service.js';
+import { MessageDeliveryService } from './managers/message-delivery.service.js';
 import { RegistryEventsService } from './managers/registry-events.service.js';
 import { WebSocketManagerFactory } from './managers/websocket-manager.factory.js';
 import { createManagerRegistry } from './registry/create-manager-registry.js';
@@ -55,6 +56,7 @@ const EXPORTED_SERVICES = [
   EmergencyCleanupInterceptor,
   WebSocketManagerMetrics,
   CleanupAlarmService,
+  MessageDeliveryService,
 ];
 
 const SERVICES = [...EXPORTED_SERVICES, wsMetricsRegistryProvider, LifecycleLoggerService];
