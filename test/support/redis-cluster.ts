@@ -121,25 +121,30 @@ export class LocalRedisCluster {
     await exited;
   }
 
-  /** Deletes every key under `prefix` on every primary (SCAN, never KEYS). */
+  /** Deletes every key under `prefix` (SCAN on every primary, DEL through a cluster client, never KEYS). */
   async deleteKeys(prefix: string): Promise<void> {
     const { primaries } = await this.roles();
-    await Promise.all(
-      primaries.map(async (port) => {
-        const client = new Redis(port, '127.0.0.1');
-        try {
-          let cursor = '0';
-          do {
-            const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-            // Keys of one SCAN page may sit in different slots: delete them one by one.
-            await Promise.all(keys.map((k) => client.del(k)));
-            cursor = next;
-          } while (cursor !== '0');
-        } finally {
-          client.disconnect();
-        }
-      }),
-    );
+    const cluster = this.client();
+    try {
+      await Promise.all(
+        primaries.map(async (port) => {
+          const node = new Redis(port, '127.0.0.1');
+          try {
+            let cursor = '0';
+            do {
+              const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+              // Keys of one page sit in different slots, and the node may have just lost some of them.
+              await Promise.all(keys.map((k) => cluster.del(k)));
+              cursor = next;
+            } while (cursor !== '0');
+          } finally {
+            node.disconnect();
+          }
+        }),
+      );
+    } finally {
+      cluster.disconnect();
+    }
   }
 
   /** Kills every server and removes the config directory. */
