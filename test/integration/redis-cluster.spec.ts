@@ -92,10 +92,10 @@ describe('RedisManagerRegistry on a real Redis Cluster (3 primaries, 3 replicas)
     /** Admissions and removals from two nodes until `stop()`; outages during the failover are expected. */
     function traffic(nodes: RedisManagerRegistry[], seed: number): { stop(): Promise<{ ok: number; failed: number }> } {
       const random = seededRandom(seed);
-      let running = true;
+      const state = { running: true };
       const counts = { ok: 0, failed: 0 };
       const worker = async (w: number) => {
-        while (running) {
+        while (state.running) {
           const registry = nodes[w % nodes.length]!;
           const nodeId = w % nodes.length === 0 ? 'node-a' : 'node-b';
           const userId = random.pick(USERS);
@@ -116,7 +116,7 @@ describe('RedisManagerRegistry on a real Redis Cluster (3 primaries, 3 replicas)
       const workers = Array.from({ length: 6 }, (_, w) => worker(w));
       return {
         async stop() {
-          running = false;
+          state.running = false;
           await Promise.all(workers);
           return counts;
         },
