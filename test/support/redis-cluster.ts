@@ -63,13 +63,19 @@ export class LocalRedisCluster {
     return new Cluster(this.seeds, { scaleReads: 'master' });
   }
 
-  /** Polls until every running node reports `cluster_state:ok` and every slot is served. */
+  /**
+   * Polls until every running node reports `cluster_state:ok` with every slot served, and every
+   * replica is in sync with its primary (a replica that never synced refuses to take over).
+   */
   async waitUntilHealthy(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const infos = await Promise.all(this.running().map((n) => command(n.port, ['cluster', 'info']).catch(() => '')));
-      if (infos.every((info) => /cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info))) return;
-      if (Date.now() > deadline) throw new Error(`cluster not healthy after ${timeoutMs} ms:\n${infos.join('\n')}`);
+      const running = this.running();
+      const replication = await Promise.all(running.map((n) => command(n.port, ['info', 'replication']).catch(() => '')));
+      const infos = await Promise.all(running.map((n) => command(n.port, ['cluster', 'info']).catch(() => '')));
+      const synced = replication.every((info) => !/role:slave/.test(info) || /master_link_status:up/.test(info));
+      if (synced && infos.every((info) => /cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info))) return;
+      if (Date.now() > deadline) throw new Error(`cluster not healthy after ${timeoutMs} ms:\n${[...infos, ...replication].join('\n')}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -112,13 +118,26 @@ export class LocalRedisCluster {
     return replica.port;
   }
 
-  /** SIGKILLs one node, as a crash would. */
-  async kill(port: number): Promise<void> {
+  /**
+   * SIGKILLs one node, as a crash would. When it was a primary, waits until the cluster has
+   * noticed (after `cluster-node-timeout`, 2 s here), promoted its replica and serves every slot
+   * again; resolves with the promoted replica's port (or `undefined` for a replica).
+   */
+  async kill(port: number): Promise<number | undefined> {
     const node = this.nodes.find((n) => n.port === port);
-    if (!node || node.child.exitCode !== null || node.child.signalCode !== null) return;
+    if (!node || node.child.exitCode !== null || node.child.signalCode !== null) return undefined;
+    const replica = (await this.roles()).replicas.find((r) => r.of === port);
     const exited = once(node.child, 'exit');
     node.child.kill('SIGKILL');
     await exited;
+    if (!replica) return undefined;
+    const deadline = Date.now() + 30_000;
+    while (!(await this.roles().catch(() => ({ primaries: [] as number[] }))).primaries.includes(replica.port)) {
+      if (Date.now() > deadline) throw new Error(`replica ${replica.port} of killed primary ${port} was not promoted`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await this.waitUntilHealthy();
+    return replica.port;
   }
 
   /** Deletes every key under `prefix` (SCAN on every primary, DEL through a cluster client, never KEYS). */
@@ -149,7 +168,14 @@ export class LocalRedisCluster {
 
   /** Kills every server and removes the config directory. */
   async stop(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => this.kill(n.port)));
+    await Promise.all(
+      this.nodes.map(async ({ child }) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = once(child, 'exit');
+        child.kill('SIGKILL');
+        await exited;
+      }),
+    );
     await rm(this.dir, { recursive: true, force: true });
   }
 
@@ -168,6 +194,8 @@ function startNode(dir: string, port: number): ChildProcess {
     '--dir', dir,
     '--save', '',
     '--appendonly', 'no',
+    // Replicas sync at once instead of after the default 5 s wait for more replicas.
+    '--repl-diskless-sync-delay', '0',
   ];
   return spawn('redis-server', args, { stdio: 'ignore' });
 }

@@ -41,6 +41,8 @@ export class RedisLease {
   private lastTickAt = 0;
   private failing = false;
   private reaping = false;
+  /** The renewal admissions are waiting for: many admissions after a freeze share one tick. */
+  private renewing: Promise<void> | undefined;
   /** Set when the connection (or a cluster shard) was lost: the next good tick re-registers. */
   resyncOnNextTick = false;
 
@@ -64,7 +66,9 @@ export class RedisLease {
 
   /** Renews the lease first when no tick succeeded within the lease (frozen process, outage). */
   async ensure(): Promise<void> {
-    if (Date.now() >= this.validUntil) await this.tick();
+    if (Date.now() < this.validUntil) return;
+    this.renewing ??= this.tick().finally(() => (this.renewing = undefined));
+    await this.renewing;
   }
 
   /**
