@@ -85,6 +85,31 @@ describe('RedisManagerRegistry on a real Redis Cluster (3 primaries, 3 replicas)
     });
   });
 
+  describe('leases', () => {
+    it('a tick that finds its deadline passed calls the resync handlers', async () => {
+      const a = await node('node-a', 1500);
+      const resynced = new Promise<void>((resolve) => a.onResync(() => resolve()));
+      await raw.zadd(keys.leases(), Date.now() - 1, 'node-a');
+      await resynced;
+      expect(Number(await raw.zscore(keys.leases(), 'node-a'))).toBeGreaterThan(Date.now());
+    });
+
+    it('stops counting a node whose lease expires, reaps its entries on every shard, then forgets it', async () => {
+      const survivor = await node('survivor', 1500);
+      const doomed = await node('doomed', 60_000);
+      const users = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'];
+      for (const userId of users) expect((await doomed.admit(rec(userId, 'x', 'doomed'), 1)).admitted).toBe(true);
+      // What a kill -9 leaves behind once the TTL passed: a deadline in the past, nobody renewing it.
+      await doomed.close();
+      await raw.zadd(keys.leases(), Date.now() - 1, 'doomed');
+      await waitFor(async () => (await survivor.countByUser('alice')) === 0, 5000, 'dead node stops counting');
+      expect((await survivor.admit(rec('alice', 'x', 'survivor'), 1)).admitted).toBe(true);
+      await waitFor(async () => (await raw.zrange(keys.leases(), 0, -1)).join() === 'survivor', 5000, 'reaped and forgotten');
+      expect(await raw.exists(keys.node('doomed'))).toBe(0);
+      for (const userId of users.slice(1)) expect(await raw.exists(keys.userManagers(userId))).toBe(0);
+    });
+  });
+
   describe('failover mid-traffic', () => {
     const LIMIT = 3;
     const USERS = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];
