@@ -136,3 +136,26 @@ describe.each(backends)('cross-instance delivery over $name (real app instances)
     expect((await notify(a, 'u1', { data: 1 })).status).toBe(400);
   });
 });
+
+describe('delivery on the in-memory registry (one instance)', () => {
+  it('reaches the local sockets and buffers for detached managers', async () => {
+    const app = await startExampleApp({ WS_ADMIN_TOKEN: ADMIN_TOKEN });
+    try {
+      const open = [await app.connect('u1', 'one'), await app.connect('u1', 'two')];
+      const gone = await app.connect('u1', 'gone');
+      gone.client.ws.close();
+      await gone.client.closed;
+      await waitFor(() => app.factory.listLocal('u1').some((m) => m.context === 'gone' && !m.isConnected), 3000, 'manager detached');
+      const response = await fetch(`http://127.0.0.1:${app.port}/admin/users/u1/notify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+        body: JSON.stringify({ event: 'notice', data: [1, 2] }),
+      });
+      const result = (await response.json()) as DeliveryResult;
+      expect(result).toMatchObject({ sockets: 2, buffered: 1, managers: 3, instances: 1, unconfirmed: [], registryUnavailable: false });
+      for (const s of open) expect(await s.client.next('notice')).toEqual({ event: 'notice', data: [1, 2] });
+    } finally {
+      await app.close();
+    }
+  });
+});

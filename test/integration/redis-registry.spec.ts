@@ -76,6 +76,8 @@ describe('RedisManagerRegistry', () => {
       expect(await raw.smembers(keys.node('node-a'))).toEqual([JSON.stringify(['alice', record.managerId])]);
       expect(await raw.zrange(keys.leases(), 0, -1)).toEqual(['node-a']);
       expect(await leaseLeft('node-a')).toBeGreaterThan(10_000);
+      expect(await a.leases()).toEqual([{ nodeId: 'node-a', remainingMs: expect.any(Number) }]);
+      expect((await a.leases())[0]!.remainingMs).toBeGreaterThan(10_000);
       await a.remove('alice', record.managerId);
       expect(await raw.exists(keys.userManagers('alice'), keys.userContexts('alice'), keys.node('node-a'))).toBe(0);
     });
