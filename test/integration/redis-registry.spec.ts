@@ -189,9 +189,24 @@ describe('RedisManagerRegistry', () => {
       for (let i = 0; i < 3; i++) await leaving.admit(rec('alice', `l${i}`, 'leaving'), 3);
       expect(await survivor.countByUser('alice')).toBe(3);
       await leaving.close();
-      // The survivor's next tick is 20 s away: only the goodbye on the gone channel can do this.
+      // The survivor's next tick is 20 s away: only the goodbye on the presence channel can do this.
       await waitFor(async () => (await survivor.countByUser('alice')) === 0, 2000, 'goodbye');
       expect((await survivor.admit(rec('alice', 'mine', 'survivor'), 3)).admitted).toBe(true);
+    });
+
+    it('counts a node again at once when it comes back with the same id (a restart)', async () => {
+      const survivor = await node('survivor', 60_000);
+      await (await node('node-x', 60_000)).close();
+      await waitFor(async () => {
+        // The survivor's view: node-x is dead (its goodbye), so an entry of node-x does not count.
+        await raw.hset(keys.userManagers('probe'), 'p', JSON.stringify(rec('probe', 'p', 'node-x')));
+        return (await survivor.countByUser('probe')) === 0;
+      }, 2000, 'goodbye');
+      const again = await node('node-x', 60_000);
+      expect((await again.admit(rec('alice', 'one', 'node-x'), 5)).admitted).toBe(true);
+      // The survivor's next tick is 20 s away: only the hello on the presence channel can do this.
+      await waitFor(async () => (await survivor.countByUser('alice')) === 1, 2000, 'hello');
+      expect((await survivor.admit(rec('alice', 'one', 'survivor'), 5)).existing?.nodeId).toBe('node-x');
     });
 
     it('reaps at most reapBatch entries of dead nodes per tick', async () => {

@@ -61,8 +61,12 @@ export class RedisKeys {
     return `${this.prefix}{n:${nodeId}}:ch`;
   }
 
-  /** Channel on which a node that stops gracefully says so, so others stop counting it at once. */
-  goneChannel(): string {
-    return `${this.prefix}{leases}:gone`;
+  /**
+   * Channel on which nodes announce lease changes, so that the others need not wait for their
+   * next tick: `-<nodeId>` when a node stops gracefully (stop counting it now), `+<nodeId>` when
+   * a node starts or renews a lapsed lease (count it again now): `P{leases}:presence`.
+   */
+  presenceChannel(): string {
+    return `${this.prefix}{leases}:presence`;
   }
 }

@@ -18,6 +18,8 @@ export interface RedisLeaseHost {
   run<T>(fn: (client: RedisClient) => Promise<T>): Promise<T>;
   /** The lease lapsed (or the host asked to be told after the next good tick): re-register. */
   onLapse(): void;
+  /** This node just took a lease it did not hold (start, or after a lapse): tell the others. */
+  onTaken(): void;
 }
 
 /**
@@ -64,6 +66,11 @@ export class RedisLease {
     this.setDead([...this.dead, nodeId]);
   }
 
+  /** Another node said it holds its lease again: count it now rather than at the next tick. */
+  markAlive(nodeId: string): void {
+    if (this.dead.has(nodeId)) this.setDead([...this.dead].filter((n) => n !== nodeId));
+  }
+
   /** Renews the lease first when no tick succeeded within the lease (frozen process, outage). */
   async ensure(): Promise<void> {
     if (Date.now() < this.validUntil) return;
@@ -94,6 +101,7 @@ export class RedisLease {
     this.validUntil = sentAt + ttlMs;
     this.setDead(deadNodes);
     if (lapsed) this.host.logger.warn(`the registry lease of node ${nodeId} lapsed; re-registering the managers it holds`);
+    if (held !== 1) this.host.onTaken();
     if (lapsed || this.resyncOnNextTick) {
       this.resyncOnNextTick = false;
       this.host.onLapse();

@@ -6,7 +6,7 @@
  *   P{leases}:deadline   zset   nodeId -> lease deadline (epoch ms, Redis clock)
  *   P{leases}:token      hash   nodeId -> token of the process holding the lease
  *   P{n:<nodeId>}:ch     channel (sharded on a cluster): evictions and messages for that node
- *   P{leases}:gone       channel: node ids that stopped gracefully
+ *   P{leases}:presence   channel: `-<nodeId>` stopped gracefully, `+<nodeId>` took its lease
  *
  * Every script touches the keys of one slot only, all passed in KEYS, so the same code runs on
  * one Redis, behind Sentinel and on Redis Cluster. Per-user writes are one script on the user's
@@ -18,7 +18,8 @@
  * O(log nodes) script) and hands that list to the per-user scripts; a node it does not name
  * counts as alive. A node killed without a word stops counting within leaseTtlMs plus one tick
  * of the others; a node that stops gracefully marks its deadline expired and says so on the
- * gone channel, so the others stop counting it at once. Dead entries are reaped lazily: admit
+ * presence channel, so the others stop counting it at once; a node that takes a lease it did not
+ * hold (start, lapse) says so too, so that nobody keeps dropping its new entries as dead. Dead entries are reaped lazily: admit
  * drops the user's dead entries before counting, and each tick reaps `reapBatch` more.
  */
 import { randomUUID } from 'node:crypto';
@@ -97,6 +98,7 @@ export class RedisManagerRegistry implements ManagerRegistry {
       logger: this.logger,
       run: (fn) => this.run(fn),
       onLapse: () => this.resync(),
+      onTaken: () => void this.announce('+'),
     });
     // Without an 'error' listener ioredis prints every failed reconnect; outages are reported
     // through the rejections and ping() instead.
@@ -111,13 +113,17 @@ export class RedisManagerRegistry implements ManagerRegistry {
       this.everReady = true;
     });
     // A shard dropped out of a cluster (a failover): writes may have been lost with it.
-    if (isCluster(client)) client.on('-node', () => this.lease && (this.lease.resyncOnNextTick = !this.closed));
+    if (isCluster(client)) {
+      client.on('-node', () => {
+        if (this.lease && !this.closed) this.lease.resyncOnNextTick = true;
+      });
+    }
     this.channel = new RedisNodeChannel(client, (channel, message) => this.dispatch(channel, message));
     try {
       await waitUntilReady(client, START_TIMEOUT_MS);
       await this.loadScripts(client);
       await this.lease.tick();
-      await this.channel.start([keys.nodeChannel(nodeId), keys.goneChannel()], START_TIMEOUT_MS);
+      await this.channel.start([keys.nodeChannel(nodeId), keys.presenceChannel()], START_TIMEOUT_MS);
     } catch (error) {
       await this.close();
       throw toRegistryError(error);
@@ -139,7 +145,7 @@ export class RedisManagerRegistry implements ManagerRegistry {
     const { client, channel } = this;
     if (client?.status === 'ready' && this.lease) {
       await this.lease.release().catch(() => undefined);
-      await channel?.publish(this.keys.goneChannel(), this.nodeId).catch(() => undefined);
+      await this.announce('-');
     }
     await channel?.close();
     if (client && !this.options.client) await closeQuietly(client);
@@ -335,14 +341,21 @@ export class RedisManagerRegistry implements ManagerRegistry {
     this.resync();
   }
 
+  /** Tells the other nodes at once that this node stopped (`-`) or holds its lease again (`+`); best effort. */
+  private async announce(change: '+' | '-'): Promise<void> {
+    await this.channel?.publish(this.keys.presenceChannel(), change + this.nodeId).catch(() => undefined);
+  }
+
   private resync(): void {
     if (this.closed) return;
     callEach(this.resyncHandlers, undefined, (error) => this.logger.error(`a registry resync handler failed: ${String(error)}`));
   }
 
   private dispatch(channel: string, raw: string): void {
-    if (channel === this.keys.goneChannel()) {
-      this.lease?.markDead(raw);
+    if (channel === this.keys.presenceChannel()) {
+      const nodeId = raw.slice(1);
+      if (raw.startsWith('-')) this.lease?.markDead(nodeId);
+      else if (raw.startsWith('+')) this.lease?.markAlive(nodeId);
       return;
     }
     const message = parseChannelMessage(raw);
