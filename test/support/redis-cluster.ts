@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
-import { freePort } from './redis.js';
+import { freePort, isFree } from './redis.js';
 
 const run = promisify(execFile);
 
@@ -26,14 +26,28 @@ export class LocalRedisCluster {
     private readonly dir: string,
   ) {}
 
-  /** Starts six servers, creates the cluster and waits until every node says `cluster_state:ok`. */
-  static async start(): Promise<LocalRedisCluster> {
+  /**
+   * Starts six servers, creates the cluster and waits until every node says `cluster_state:ok`.
+   * A port taken between the check and the start (other suites start servers too; the bus port
+   * may meet an ephemeral port) fails one attempt: it is retried on fresh ports.
+   */
+  static async start(attempts = 3): Promise<LocalRedisCluster> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await LocalRedisCluster.startOnce();
+      } catch (error) {
+        if (attempt >= attempts) throw error;
+      }
+    }
+  }
+
+  private static async startOnce(): Promise<LocalRedisCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'wsm-cluster-'));
     const ports: number[] = [];
     while (ports.length < 6) {
       const port = await freePort();
       // The cluster bus listens on port + 10000: keep both free and distinct.
-      if (port + 10000 < 65536 && !ports.includes(port)) ports.push(port);
+      if (!ports.includes(port) && !ports.includes(port + 10000) && (await isFree(port + 10000))) ports.push(port);
     }
     const nodes = ports.map((port) => ({ port, child: startNode(dir, port) }));
     const cluster = new LocalRedisCluster(nodes, dir);
