@@ -84,6 +84,12 @@ export async function evalScript(client: RedisClient, script: RedisScript, keys:
   }
 }
 
+/** SCRIPT LOAD on every primary (EVALSHA falls back to EVAL anyway; this saves the first miss). */
+export async function loadScripts(client: RedisClient, scripts: readonly RedisScript[]): Promise<void> {
+  const servers = isCluster(client) ? client.nodes('master') : [client];
+  await Promise.all(servers.flatMap((server) => scripts.map((s) => server.script('LOAD', s.lua))));
+}
+
 /** Resolves when `client` is ready; rejects with {@link RegistryUnavailableError} after `timeoutMs`. */
 export function waitUntilReady(client: RedisClient, timeoutMs: number): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();

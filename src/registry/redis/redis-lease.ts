@@ -6,6 +6,14 @@ import { FORGET_SCRIPT, RELEASE_SCRIPT, REMOVE_SCRIPT, TICK_SCRIPT } from './red
 /** At most this many dead nodes are named to a per-user script (they are forgotten once reaped). */
 const MAX_DEAD_VIEW = 1000;
 
+/** A node's lease as the lease table holds it (`RedisManagerRegistry.leases()`). */
+export interface NodeLease {
+  /** The instance. */
+  nodeId: string;
+  /** Milliseconds until the lease expires; ≤ 0 for a dead node whose entries are not reaped yet. */
+  remainingMs: number;
+}
+
 /** What {@link RedisLease} needs from its registry. */
 export interface RedisLeaseHost {
   readonly keys: RedisKeys;
@@ -119,6 +127,17 @@ export class RedisLease {
     const { keys, nodeId, token } = this.host;
     this.validUntil = 0;
     await this.host.run((c) => evalScript(c, RELEASE_SCRIPT, [keys.leases(), keys.leaseTokens()], [nodeId, token]));
+  }
+
+  /** Every node of the lease table with its remaining lease, by Redis' clock. */
+  async table(): Promise<NodeLease[]> {
+    return this.host.run(async (c) => {
+      const [[seconds, micros], flat] = await Promise.all([c.time(), c.zrange(this.host.keys.leases(), 0, -1, 'WITHSCORES')]);
+      const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+      const out: NodeLease[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) out.push({ nodeId: flat[i]!, remainingMs: Number(flat[i + 1]) - now });
+      return out;
+    });
   }
 
   private setDead(nodes: readonly string[]): void {

@@ -1,26 +1,15 @@
 /*
- * Data layout (prefix P, default `wsm:`; names from RedisKeys, hash tags in braces):
- *   P{u:<userId>}:m      hash   managerId -> JSON ManagerRecord (names its nodeId)
- *   P{u:<userId>}:ctx    hash   context -> managerId (one manager per (user, context))
- *   P{n:<nodeId>}:m      set    JSON [userId, managerId]: a superset of the node's entries
- *   P{leases}:deadline   zset   nodeId -> lease deadline (epoch ms, Redis clock)
- *   P{leases}:token      hash   nodeId -> token of the process holding the lease
- *   P{n:<nodeId>}:ch     channel (sharded on a cluster): evictions and messages for that node
- *   P{leases}:presence   channel: `-<nodeId>` stopped gracefully, `+<nodeId>` took its lease
+ * Layout: see RedisKeys (and the README's cluster section). Every script touches the keys of one
+ * slot only, all passed in KEYS, so the same code runs on one Redis, behind Sentinel and on Redis
+ * Cluster. Per-user writes are one script on the user's two hashes, so those never disagree; the
+ * node set is written around it (added before, removed after), so it is always a superset and
+ * the reaper never misses an entry.
  *
- * Every script touches the keys of one slot only, all passed in KEYS, so the same code runs on
- * one Redis, behind Sentinel and on Redis Cluster. Per-user writes are one script on the user's
- * two hashes, so those never disagree; the node set is written around it (added before, removed
- * after), so it is always a superset and the reaper never misses an entry.
- *
- * An entry counts only while its node is alive. Liveness is decided without reading other slots:
- * each instance caches the nodes whose deadline passed (refreshed by its lease tick, one
- * O(log nodes) script) and hands that list to the per-user scripts; a node it does not name
- * counts as alive. A node killed without a word stops counting within leaseTtlMs plus one tick
- * of the others; a node that stops gracefully marks its deadline expired and says so on the
- * presence channel, so the others stop counting it at once; a node that takes a lease it did not
- * hold (start, lapse) says so too, so that nobody keeps dropping its new entries as dead. Dead entries are reaped lazily: admit
- * drops the user's dead entries before counting, and each tick reaps `reapBatch` more.
+ * An entry counts only while its node is alive, decided without reading other slots: each
+ * instance caches the nodes whose lease deadline passed (RedisLease, refreshed by its tick) and
+ * hands that list to the per-user scripts; a node not named counts as alive. Nodes announce
+ * graceful stops and new leases on the presence channel, so the others need not wait for a tick.
+ * Dead entries are reaped lazily: admit drops the user's dead entries, each tick reaps a batch.
  */
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
@@ -28,25 +17,17 @@ import { WS_MANAGER_DEFAULTS } from '../../config/ws-manager.defaults.js';
 import { RegistryUnavailableError } from '../../errors/registry-unavailable.error.js';
 import type { ManagerRecord, ManagerRecordPatch } from '../manager-record.js';
 import type { AdmitResult, EvictionRequest, ManagerRegistry, RecordPage } from '../manager-registry.interface.js';
-import { closeQuietly, createRedisClient, evalScript, isCluster, toRegistryError, waitUntilReady, type RedisClient } from './redis-connection.js';
+import { closeQuietly, createRedisClient, evalScript, isCluster, loadScripts, toRegistryError, waitUntilReady, type RedisClient } from './redis-connection.js';
 import { RedisKeys } from './redis-keys.js';
-import { parsePair, RedisLease } from './redis-lease.js';
+import { parsePair, RedisLease, type NodeLease } from './redis-lease.js';
 import type { RedisManagerRegistryOptions } from './redis-manager-registry.options.js';
 import { RedisNodeChannel } from './redis-node-channel.js';
-import { callEach, parseChannelMessage, parseNullableRecord, parseRecord } from './redis-records.js';
+import { callEach, parseNullableRecord, parseRecord } from './redis-records.js';
 import { ADMIT_SCRIPT, ALL_SCRIPTS, READ_SCRIPT, REMOVE_SCRIPT, UPDATE_SCRIPT } from './redis-scripts.js';
 import { parseRedisUrl } from './redis-url.js';
 
 /** How long start() waits for Redis before giving up (the app then fails to boot). */
 const START_TIMEOUT_MS = 5000;
-
-/** A node's lease as the lease table holds it ({@link RedisManagerRegistry.leases}). */
-export interface NodeLease {
-  /** The instance. */
-  nodeId: string;
-  /** Milliseconds until the lease expires; ≤ 0 for a dead node whose entries are not reaped yet. */
-  remainingMs: number;
-}
 
 /**
  * Registry on Redis: one server, a primary behind Sentinel, or a Redis Cluster (ioredis, loaded
@@ -64,11 +45,9 @@ export class RedisManagerRegistry implements ManagerRegistry {
   private readonly leaseTtlMs: number;
   private readonly commandTimeoutMs: number;
   private readonly reapBatch: number;
-  private readonly evictionHandlers = new Set<(request: EvictionRequest) => void>();
-  private readonly messageHandlers = new Set<(message: string) => void>();
   private readonly resyncHandlers = new Set<() => void>();
   private client?: RedisClient;
-  private channel?: RedisNodeChannel;
+  private readonly channel: RedisNodeChannel;
   private lease?: RedisLease;
   private nodeId = '';
   private timer?: NodeJS.Timeout;
@@ -81,6 +60,17 @@ export class RedisManagerRegistry implements ManagerRegistry {
     this.leaseTtlMs = options.leaseTtlMs ?? WS_MANAGER_DEFAULTS.leaseTtlMs;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 1000;
     this.reapBatch = options.reapBatch ?? 100;
+    // Made now so that handlers can subscribe before start(); it uses the client from start() on.
+    this.channel = new RedisNodeChannel({
+      client: () => {
+        if (!this.client) throw new RegistryUnavailableError(new Error('the registry is not started'));
+        return this.client;
+      },
+      keys: this.keys,
+      nodeId: () => this.nodeId,
+      logger: this.logger,
+      onPresence: (nodeId, alive) => (alive ? this.lease?.markAlive(nodeId) : this.lease?.markDead(nodeId)),
+    });
   }
 
   /** Connects, writes this node's lease, starts its refresh and subscribes to this node's channel. */
@@ -98,7 +88,7 @@ export class RedisManagerRegistry implements ManagerRegistry {
       logger: this.logger,
       run: (fn) => this.run(fn),
       onLapse: () => this.resync(),
-      onTaken: () => void this.announce('+'),
+      onTaken: () => void this.channel.announce(true),
     });
     // Without an 'error' listener ioredis prints every failed reconnect; outages are reported
     // through the rejections and ping() instead.
@@ -118,12 +108,11 @@ export class RedisManagerRegistry implements ManagerRegistry {
         if (this.lease && !this.closed) this.lease.resyncOnNextTick = true;
       });
     }
-    this.channel = new RedisNodeChannel(client, (channel, message) => this.dispatch(channel, message));
     try {
       await waitUntilReady(client, START_TIMEOUT_MS);
-      await this.loadScripts(client);
+      await loadScripts(client, ALL_SCRIPTS);
       await this.lease.tick();
-      await this.channel.start([keys.nodeChannel(nodeId), keys.presenceChannel()], START_TIMEOUT_MS);
+      await this.channel.start(START_TIMEOUT_MS);
     } catch (error) {
       await this.close();
       throw toRegistryError(error);
@@ -139,15 +128,13 @@ export class RedisManagerRegistry implements ManagerRegistry {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    this.evictionHandlers.clear();
-    this.messageHandlers.clear();
     this.resyncHandlers.clear();
-    const { client, channel } = this;
+    const { client } = this;
     if (client?.status === 'ready' && this.lease) {
       await this.lease.release().catch(() => undefined);
-      await this.announce('-');
+      await this.channel.announce(false);
     }
-    await channel?.close();
+    if (client) await this.channel.close();
     if (client && !this.options.client) await closeQuietly(client);
   }
 
@@ -247,24 +234,22 @@ export class RedisManagerRegistry implements ManagerRegistry {
 
   /** Publishes the request on the owner's channel; the caller still removes the entry itself. */
   async requestEviction(request: EvictionRequest): Promise<void> {
-    await this.publishTo(request.record.nodeId, JSON.stringify({ t: 'evict', r: request }));
+    await this.run(() => this.channel.requestEviction(request));
   }
 
   /** Eviction requests published for this node; returns the unsubscribe. */
   onEvictionRequest(handler: (request: EvictionRequest) => void): () => void {
-    this.evictionHandlers.add(handler);
-    return () => this.evictionHandlers.delete(handler);
+    return this.channel.onEvictionRequest(handler);
   }
 
   /** Publishes `message` on `nodeId`'s channel; resolves with how many subscribers got it. */
   sendToNode(nodeId: string, message: string): Promise<number> {
-    return this.publishTo(nodeId, JSON.stringify({ t: 'msg', m: message }));
+    return this.run(() => this.channel.sendToNode(nodeId, message));
   }
 
   /** Messages sent to this node; returns the unsubscribe. */
   onNodeMessage(handler: (message: string) => void): () => void {
-    this.messageHandlers.add(handler);
-    return () => this.messageHandlers.delete(handler);
+    return this.channel.onNodeMessage(handler);
   }
 
   /**
@@ -280,14 +265,8 @@ export class RedisManagerRegistry implements ManagerRegistry {
   }
 
   /** The lease table: every node with a lease or with entries not reaped yet, by Redis' clock. */
-  async leases(): Promise<NodeLease[]> {
-    return this.run(async (c) => {
-      const [[seconds, micros], flat] = await Promise.all([c.time(), c.zrange(this.keys.leases(), 0, -1, 'WITHSCORES')]);
-      const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-      const out: NodeLease[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) out.push({ nodeId: flat[i]!, remainingMs: Number(flat[i + 1]) - now });
-      return out;
-    });
+  leases(): Promise<NodeLease[]> {
+    return this.lease ? this.lease.table() : Promise.resolve([]);
   }
 
   private userKeys(userId: string): string[] {
@@ -300,13 +279,6 @@ export class RedisManagerRegistry implements ManagerRegistry {
 
   private read(userId: string, mode: 'get' | 'ctx' | 'list' | 'count', arg = ''): Promise<unknown> {
     return this.run((c) => evalScript(c, READ_SCRIPT, this.userKeys(userId), [...this.deadArgv(), mode, arg]));
-  }
-
-  private publishTo(nodeId: string, payload: string): Promise<number> {
-    return this.run(() => {
-      if (!this.channel) throw new RegistryUnavailableError(new Error('the registry is not started'));
-      return this.channel.publish(this.keys.nodeChannel(nodeId), payload);
-    });
   }
 
   /** Runs `fn` on the ready client; anything that smells of an outage becomes RegistryUnavailableError. */
@@ -322,15 +294,9 @@ export class RedisManagerRegistry implements ManagerRegistry {
     }
   }
 
-  /** SCRIPT LOAD on every primary (EVALSHA falls back to EVAL anyway; this saves the first miss). */
-  private async loadScripts(client: RedisClient): Promise<void> {
-    const servers = isCluster(client) ? client.nodes('master') : [client];
-    await Promise.all(servers.flatMap((server) => ALL_SCRIPTS.map((s) => server.script('LOAD', s.lua))));
-  }
-
   private async afterReconnect(): Promise<void> {
     try {
-      await this.loadScripts(this.client!);
+      await loadScripts(this.client!, ALL_SCRIPTS);
       await this.lease!.tick();
     } catch {
       return; // lost again; the next 'ready' retries
@@ -341,32 +307,9 @@ export class RedisManagerRegistry implements ManagerRegistry {
     this.resync();
   }
 
-  /** Tells the other nodes at once that this node stopped (`-`) or holds its lease again (`+`); best effort. */
-  private async announce(change: '+' | '-'): Promise<void> {
-    await this.channel?.publish(this.keys.presenceChannel(), change + this.nodeId).catch(() => undefined);
-  }
-
   private resync(): void {
     if (this.closed) return;
     callEach(this.resyncHandlers, undefined, (error) => this.logger.error(`a registry resync handler failed: ${String(error)}`));
   }
 
-  private dispatch(channel: string, raw: string): void {
-    if (channel === this.keys.presenceChannel()) {
-      const nodeId = raw.slice(1);
-      if (raw.startsWith('-')) this.lease?.markDead(nodeId);
-      else if (raw.startsWith('+')) this.lease?.markAlive(nodeId);
-      return;
-    }
-    const message = parseChannelMessage(raw);
-    if (message?.kind === 'message') {
-      callEach(this.messageHandlers, message.message, (error) => this.logger.error(`a node message handler failed: ${String(error)}`));
-      return;
-    }
-    const request = message?.request;
-    if (request?.record.nodeId !== this.nodeId) return;
-    callEach(this.evictionHandlers, request, (error) =>
-      this.logger.error(`an eviction handler failed for manager ${request.record.managerId}: ${String(error)}`),
-    );
-  }
 }
