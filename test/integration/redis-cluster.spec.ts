@@ -2,16 +2,12 @@ import type { Cluster } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ManagerRecord } from '../../src/registry/manager-record.js';
 import { RedisKeys, RedisManagerRegistry } from '../../src/registry/redis/index.js';
-import { seededRandom } from '../support/fixtures.js';
+import { managerRecord, seededRandom } from '../support/fixtures.js';
 import { uniquePrefix } from '../support/redis.js';
 import { LocalRedisCluster } from '../support/redis-cluster.js';
 import { waitFor } from '../support/socket-harness.js';
 
-let seq = 0;
-function rec(userId: string, context: string, nodeId: string): ManagerRecord {
-  const now = Date.now();
-  return { managerId: `m-${++seq}`, userId, context, nodeId, createdAt: now, lastActivityAt: now, detachedAt: null };
-}
+const rec = managerRecord;
 
 describe('RedisManagerRegistry on a real Redis Cluster (3 primaries, 3 replicas)', () => {
   let cluster: LocalRedisCluster;

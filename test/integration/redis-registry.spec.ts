@@ -3,17 +3,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { RegistryUnavailableError } from '../../src/errors/registry-unavailable.error.js';
 import { resolveWsManagerOptions } from '../../src/config/ws-manager.schema.js';
 import { createManagerRegistry } from '../../src/registry/create-manager-registry.js';
-import type { ManagerRecord } from '../../src/registry/manager-record.js';
 import type { EvictionRequest } from '../../src/registry/manager-registry.interface.js';
 import { RedisKeys, RedisManagerRegistry } from '../../src/registry/redis/index.js';
 import { deleteKeys, REDIS_URL, RedisServerProcess, requireRedis, startRedisRegistry, uniquePrefix } from '../support/redis.js';
+import { managerRecord } from '../support/fixtures.js';
 import { waitFor } from '../support/socket-harness.js';
 
-let seq = 0;
-function rec(userId: string, context: string, nodeId: string): ManagerRecord {
-  const now = Date.now();
-  return { managerId: `m-${++seq}`, userId, context, nodeId, createdAt: now, lastActivityAt: now, detachedAt: null };
-}
+const rec = managerRecord;
 
 describe('RedisManagerRegistry', () => {
   let keyPrefix: string;

@@ -1,15 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ManagerRecord } from '../../src/registry/manager-record.js';
 import { RedisManagerRegistry } from '../../src/registry/redis/index.js';
 import { uniquePrefix } from '../support/redis.js';
 import { LocalRedisSentinel } from '../support/redis-sentinel.js';
+import { managerRecord } from '../support/fixtures.js';
 import { waitFor } from '../support/socket-harness.js';
 
-let seq = 0;
-function rec(userId: string, context: string, nodeId: string): ManagerRecord {
-  const now = Date.now();
-  return { managerId: `m-${++seq}`, userId, context, nodeId, createdAt: now, lastActivityAt: now, detachedAt: null };
-}
+const rec = managerRecord;
 
 describe('RedisManagerRegistry behind Redis Sentinel (redis-sentinel:// URL)', () => {
   let sentinel: LocalRedisSentinel;
