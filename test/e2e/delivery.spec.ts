@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisManagerRegistry, type DeliveryResult } from '../../src/index.js';
+import { MessageDeliveryService, RedisManagerRegistry, type DeliveryResult } from '../../src/index.js';
 import { startExampleApp, type RunningApp, type TestClient } from '../support/app-harness.js';
 import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../support/redis.js';
 import { LocalRedisCluster } from '../support/redis-cluster.js';
@@ -154,6 +154,15 @@ describe('delivery on the in-memory registry (one instance)', () => {
       const result = (await response.json()) as DeliveryResult;
       expect(result).toMatchObject({ sockets: 2, buffered: 1, managers: 3, instances: 1, unconfirmed: [], registryUnavailable: false });
       for (const s of open) expect(await s.client.next('notice')).toEqual({ event: 'notice', data: [1, 2] });
+
+      // What cannot be sent is refused before anything is.
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      const delivery = app.app.get(MessageDeliveryService);
+      await expect(delivery.sendToUser('u1', 'bad', circular)).rejects.toBeInstanceOf(TypeError);
+      await expect(delivery.sendToContext('u1', 'one', '', 1)).rejects.toBeInstanceOf(TypeError);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(open[0]!.client.pending).toEqual([]);
     } finally {
       await app.close();
     }
