@@ -9,12 +9,10 @@
  * Prints one line per fleet size and a JSON summary. Before the sorted-set layout each tick ran
  * GET + SET + SMEMBERS + one EXISTS per known node: 3 + N commands (103 at N = 100).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { RedisManagerRegistry } from '../src/registry/redis/index.js';
+import { commandStats, startRedis } from './lib/redis-server.js';
 import { round, sleep } from './lib/stats.js';
 
 interface Sample {
@@ -24,43 +22,6 @@ interface Sample {
   usecPerTick: number;
   /** Commands per tick by name (EVALSHA and the calls inside the script). */
   perTick: Record<string, number>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-async function startRedis(): Promise<{ port: number; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxclients', '10000'], { stdio: 'ignore' });
-  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50 });
-  probe.on('error', () => undefined);
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      await probe.connect().catch(() => undefined);
-      if ((await probe.ping()) === 'PONG') break;
-    } catch {
-      if (Date.now() > deadline) throw new Error('redis-server did not start');
-      await sleep(50);
-    }
-  }
-  probe.disconnect();
-  return { port, child };
-}
-
-/** `cmdstat_<name>:calls=…,usec=…` lines of INFO commandstats, by command. */
-function commandStats(info: string): Map<string, { calls: number; usec: number }> {
-  const stats = new Map<string, { calls: number; usec: number }>();
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) stats.set(match[1]!, { calls: Number(match[2]), usec: Number(match[3]) });
-  return stats;
 }
 
 async function measure(port: number, nodes: number, seconds: number, ttlMs: number): Promise<Sample> {
@@ -106,9 +67,7 @@ async function main(): Promise<void> {
     }
     console.log(JSON.stringify({ leaseCost: samples }));
   } finally {
-    const exited = once(redis.child, 'exit');
-    redis.child.kill('SIGKILL');
-    await exited;
+    await redis.stop();
   }
 }
 
