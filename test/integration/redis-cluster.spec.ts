@@ -1,6 +1,7 @@
 import type { Cluster } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ManagerRecord } from '../../src/registry/manager-record.js';
+import { RegistryUnavailableError } from '../../src/errors/registry-unavailable.error.js';
 import { RedisKeys, RedisManagerRegistry } from '../../src/registry/redis/index.js';
 import { managerRecord, seededRandom } from '../support/fixtures.js';
 import { uniquePrefix } from '../support/redis.js';
@@ -103,6 +104,26 @@ describe('RedisManagerRegistry on a real Redis Cluster (3 primaries, 3 replicas)
       await waitFor(async () => (await raw.zrange(keys.leases(), 0, -1)).join() === 'survivor', 5000, 'reaped and forgotten');
       expect(await raw.exists(keys.node('doomed'))).toBe(0);
       for (const userId of users.slice(1)) expect(await raw.exists(keys.userManagers(userId))).toBe(0);
+    });
+  });
+
+  describe('outage', () => {
+    it('rejects promptly with RegistryUnavailableError while the whole cluster hangs, then serves again', async () => {
+      const a = await node('node-a');
+      expect((await a.admit(rec('alice', 'one', 'node-a'), 3)).admitted).toBe(true);
+      // About a second, shorter than cluster-node-timeout (2 s): a hang, not a failover.
+      cluster.pause(true);
+      try {
+        const started = Date.now();
+        const error = await a.admit(rec('alice', 'two', 'node-a'), 3).then(() => null, (e: unknown) => e);
+        // Within about the command timeout (1 s), not hanging until the cluster comes back.
+        expect({ unavailable: error instanceof RegistryUnavailableError, fast: Date.now() - started < 3000 }).toEqual({ unavailable: true, fast: true });
+      } finally {
+        cluster.pause(false);
+      }
+      await cluster.waitUntilHealthy();
+      await waitFor(async () => (await a.admit(rec('alice', 'two', 'node-a'), 3).then((r) => r.admitted, () => false)), 10_000, 'admission after the hang');
+      expect(await a.countByUser('alice')).toBe(2);
     });
   });
 

@@ -154,6 +154,11 @@ export class LocalRedisCluster {
     return replica.port;
   }
 
+  /** Freezes (SIGSTOP) or thaws (SIGCONT) every server: connections stay open but unanswered. */
+  pause(paused: boolean): void {
+    for (const node of this.running()) node.child.kill(paused ? 'SIGSTOP' : 'SIGCONT');
+  }
+
   /** Deletes every key under `prefix` (SCAN on every primary, DEL through a cluster client, never KEYS). */
   async deleteKeys(prefix: string): Promise<void> {
     const { primaries } = await this.roles();
