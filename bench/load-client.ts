@@ -25,9 +25,22 @@ interface ConnectCommand {
 type Command =
   | ConnectCommand
   | { cmd: 'echo-rtt'; count: number; payloadBytes: number; timeoutMs: number }
+  | { cmd: 'echo-rtt-for'; maxCount: number; durationMs: number; payloadBytes: number }
   | { cmd: 'echo-throughput'; durationMs: number; window: number; payloadBytes: number }
   | { cmd: 'status' }
-  | { cmd: 'close'; terminate: boolean; timeoutMs: number };
+  | { cmd: 'close'; terminate: boolean; timeoutMs: number }
+  | FloodStartCommand
+  | { cmd: 'flood-stop' };
+
+/** One user floods: `sockets` connections sending echo as fast as the socket takes it, reconnecting when closed. */
+interface FloodStartCommand {
+  cmd: 'flood-start';
+  url: string;
+  secret: string;
+  userId: string;
+  sockets: number;
+  localAddress?: string;
+}
 
 interface Tracked {
   ws: RawWebSocket;
@@ -121,6 +134,33 @@ async function echoRtt(count: number, payloadBytes: number, timeoutMs: number): 
   return { rtts };
 }
 
+/**
+ * Sequential round trips for at most `durationMs` (or `maxCount` of them). An echo still
+ * unanswered at the deadline counts with the time it waited (`censored`): a starved client's
+ * wait is the figure, and the step stays bounded however slow the server is.
+ */
+async function echoRttFor(maxCount: number, durationMs: number, payloadBytes: number): Promise<Record<string, unknown>> {
+  const live = sockets.filter((s) => s.ws.isOpen);
+  if (live.length === 0) throw new Error('no open sockets');
+  const payload = JSON.stringify({ event: 'echo', data: { pad: 'x'.repeat(payloadBytes) } });
+  const rtts: number[] = [];
+  let censored = 0;
+  const deadline = Date.now() + durationMs;
+  for (let k = 0; k < maxCount && Date.now() < deadline; k++) {
+    const tracked = live[k % live.length]!;
+    const left = deadline - Date.now();
+    try {
+      rtts.push(await echoOnce(tracked, payload, left));
+    } catch {
+      tracked.onEcho = undefined;
+      rtts.push(left);
+      censored++;
+      break;
+    }
+  }
+  return { rtts, censored };
+}
+
 async function echoThroughput(durationMs: number, window: number, payloadBytes: number): Promise<Record<string, unknown>> {
   const payload = JSON.stringify({ event: 'echo', data: { pad: 'x'.repeat(payloadBytes) } });
   const live = sockets.filter((s) => s.ws.isOpen);
@@ -165,18 +205,77 @@ async function close(terminate: boolean, timeoutMs: number): Promise<Record<stri
   return { closed: closing.length, timedOut };
 }
 
+/** The running flood, if any: what it did so far and how to stop it. */
+let flood: { stop: () => void; stats: { framesSent: number; echoes: number; rateLimited: number; closes: Record<string, number>; reconnects: number } } | null = null;
+
+async function floodStart(c: FloodStartCommand): Promise<Record<string, unknown>> {
+  let signer = signers.get(c.secret);
+  if (!signer) signers.set(c.secret, (signer = new TokenSigner(c.secret)));
+  const token = await signer.tokenFor(c.userId);
+  const url = new URL(c.url);
+  const frame = JSON.stringify({ event: 'echo', data: 'flood' });
+  const stats = { framesSent: 0, echoes: 0, rateLimited: 0, closes: {} as Record<string, number>, reconnects: 0 };
+  const live = new Set<RawWebSocket>();
+  let running = true;
+  const open = (i: number) => {
+    const path = `${url.pathname}?token=${encodeURIComponent(token)}&context=flood-${i}`;
+    const ws = new RawWebSocket({ host: url.hostname, port: Number(url.port), path, localAddress: c.localAddress });
+    live.add(ws);
+    const pump = () => {
+      if (!running || !ws.isOpen) return;
+      // As fast as the socket takes it, without piling up in this process.
+      for (let k = 0; k < 100 && ws.socket.writableLength < 256 * 1024; k++, stats.framesSent++) ws.sendText(frame);
+      setImmediate(pump);
+    };
+    ws.onText = (text) => {
+      if (text.startsWith('{"event":"session"')) pump();
+      else if (text.startsWith('{"event":"echo"')) stats.echoes++;
+      else if (text.includes('RATE_LIMITED')) stats.rateLimited++;
+    };
+    ws.onHttpError = () => undefined;
+    ws.onClose = (code) => {
+      live.delete(ws);
+      stats.closes[code] = (stats.closes[code] ?? 0) + 1;
+      // An attacker reconnects at once (after a breath, so a refused handshake does not spin).
+      if (running) setTimeout(() => running && (stats.reconnects++, open(i)), 20);
+    };
+  };
+  for (let i = 0; i < c.sockets; i++) open(i);
+  flood = {
+    stats,
+    stop: () => {
+      running = false;
+      for (const ws of live) ws.terminate();
+    },
+  };
+  return { started: c.sockets };
+}
+
+function floodStop(): Record<string, unknown> {
+  const current = flood;
+  flood = null;
+  current?.stop();
+  return current?.stats ?? {};
+}
+
 async function handle(message: Command): Promise<Record<string, unknown>> {
   switch (message.cmd) {
     case 'connect':
       return connect(message);
     case 'echo-rtt':
       return echoRtt(message.count, message.payloadBytes, message.timeoutMs);
+    case 'echo-rtt-for':
+      return echoRttFor(message.maxCount, message.durationMs, message.payloadBytes);
     case 'echo-throughput':
       return echoThroughput(message.durationMs, message.window, message.payloadBytes);
     case 'status':
       return { open: sockets.filter((s) => s.ws.isOpen).length, dropped };
     case 'close':
       return close(message.terminate, message.timeoutMs);
+    case 'flood-start':
+      return floodStart(message);
+    case 'flood-stop':
+      return floodStop();
   }
 }
 

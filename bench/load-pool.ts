@@ -78,8 +78,8 @@ export class LoadPool {
   }
 
   /** `count` echo round trips, one at a time, round-robin over the first client's sockets. */
-  async echoRtt(count: number, payloadBytes: number): Promise<Summary> {
-    const answer = await this.clients[0]!.request<{ rtts: number[] }>({ cmd: 'echo-rtt', count, payloadBytes, timeoutMs: 5000 }, count * 5000 + 10_000);
+  async echoRtt(count: number, payloadBytes: number, timeoutMs = 5000): Promise<Summary> {
+    const answer = await this.clients[0]!.request<{ rtts: number[] }>({ cmd: 'echo-rtt', count, payloadBytes, timeoutMs }, count * timeoutMs + 10_000);
     return summarize(answer.rtts);
   }
 
@@ -92,6 +92,36 @@ export class LoadPool {
     );
     const received = answers.reduce((n, a) => n + a.received, 0);
     return { perSec: received / (durationMs / 1000), received, lost: answers.reduce((n, a) => n + a.lost, 0) };
+  }
+
+  /**
+   * `count` echo round trips on the first client's sockets (the bystanders) while the last client
+   * floods as user `userId` with `sockets` connections; returns the round trips and the flood's tally.
+   */
+  async echoRttUnderFlood(spec: {
+    url: string;
+    secret: string;
+    userId: string;
+    sockets: number;
+    count: number;
+    durationMs: number;
+    payloadBytes: number;
+  }): Promise<{ rtt: Summary; censored: number; flood: Record<string, unknown> }> {
+    const flooder = this.clients.at(-1)!;
+    await flooder.request({ cmd: 'flood-start', url: spec.url, secret: spec.secret, userId: spec.userId, sockets: spec.sockets, localAddress: nextSourceAddress() }, 30_000);
+    try {
+      await new Promise((r) => setTimeout(r, 500)); // let the flood reach full speed
+      // Bounded in time: a starved bystander's wait is the figure, not a failure of the scenario.
+      const answer = await this.clients[0]!.request<{ rtts: number[]; censored: number }>(
+        { cmd: 'echo-rtt-for', maxCount: spec.count, durationMs: spec.durationMs, payloadBytes: spec.payloadBytes },
+        spec.durationMs + 30_000,
+      );
+      const flood = await flooder.request<Record<string, unknown>>({ cmd: 'flood-stop' }, 30_000);
+      return { rtt: summarize(answer.rtts), censored: answer.censored, flood };
+    } catch (error) {
+      await flooder.request({ cmd: 'flood-stop' }, 30_000).catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Open sockets, and admitted sockets the server closed since the last `close`. */

@@ -4,7 +4,7 @@
  * and prints the table. Targets are reported, never asserted: the exit code is 0 unless the
  * benchmark itself could not run.
  *
- *   node dist/bench/run.js [--quick] [--out FILE.json] [--only admission,idle,echo,churn,sweep,emergency]
+ *   node dist/bench/run.js [--quick] [--out FILE.json] [--only admission,idle,echo,flood,churn,sweep,emergency]
  *                          [--targets bare,module] [--profile] [--rounds N]
  */
 import { randomBytes } from 'node:crypto';
@@ -17,7 +17,7 @@ import { medianOf } from './lib/stats.js';
 import { LoadPool } from './load-pool.js';
 import { machineInfo, toMarkdown, toText } from './report.js';
 import { emergency, sweep } from './scenarios/in-process.js';
-import { admission, churn, echo, idle, type RunContext, type SocketSizes } from './scenarios/socket-scenarios.js';
+import { admission, churn, echo, flood, idle, type RunContext, type SocketSizes } from './scenarios/socket-scenarios.js';
 import { buildNotes, buildRows, type Outcome, type Results } from './summary.js';
 import { availableTargets, DIST_DIR, type Target } from './targets.js';
 
@@ -30,6 +30,8 @@ const FULL: SocketSizes & { sweep: number[]; sweepRounds: number; emergencyItera
   throughputMs: 5000,
   churnWaves: 3,
   churnSockets: 5000,
+  floodBystanders: 100,
+  floodMs: 10_000,
   concurrency: 100,
   sweep: [10_000, 100_000, 1_000_000],
   sweepRounds: 3,
@@ -45,6 +47,8 @@ const QUICK: typeof FULL = {
   throughputMs: 500,
   churnWaves: 1,
   churnSockets: 200,
+  floodBystanders: 20,
+  floodMs: 3000,
   concurrency: 20,
   sweep: [10_000],
   sweepRounds: 1,
@@ -65,7 +69,7 @@ function medianOutcome(outcomes: Outcome<unknown>[]): unknown {
   return good.length === 0 ? outcomes[0] : medianOf(good);
 }
 
-const SCENARIOS = ['admission', 'idle', 'echo', 'churn', 'sweep', 'emergency'] as const;
+const SCENARIOS = ['admission', 'idle', 'echo', 'flood', 'churn', 'sweep', 'emergency'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values: args } = parseArgs({
@@ -116,8 +120,8 @@ async function main(): Promise<void> {
 
   log(`bench (${mode}): targets ${targets.map((t) => t.name).join(', ') || 'none'}${missingModule ? ' (module app not built: dist/example/main.js missing)' : ''}`);
   const results: Results = {};
-  const socketScenarios: Record<string, (t: Target, c: RunContext) => Promise<unknown>> = { admission, idle, echo, churn };
-  const needsSockets = (['admission', 'idle', 'echo', 'churn'] as const).filter((s) => only.has(s));
+  const socketScenarios: Record<string, (t: Target, c: RunContext) => Promise<unknown>> = { admission, idle, echo, flood, churn };
+  const needsSockets = (['admission', 'idle', 'echo', 'flood', 'churn'] as const).filter((s) => only.has(s));
   if (needsSockets.length > 0 && targets.length > 0) {
     const pool = LoadPool.start(2);
     const ctx: RunContext = {

@@ -2,7 +2,7 @@
 import { median } from './lib/stats.js';
 import { row, type Row, type RoundStats } from './report.js';
 import type { emergency, sweep } from './scenarios/in-process.js';
-import type { admission, churn, echo, idle } from './scenarios/socket-scenarios.js';
+import type { admission, churn, echo, flood, idle } from './scenarios/socket-scenarios.js';
 
 /** A scenario's outcome for one target, or why it has none. */
 export type Outcome<T> = T | { error: string } | { skipped: string };
@@ -17,6 +17,7 @@ export interface Results {
   idle?: PerTarget<Awaited<ReturnType<typeof idle>>>;
   echo?: PerTarget<Awaited<ReturnType<typeof echo>>>;
   churn?: PerTarget<Awaited<ReturnType<typeof churn>>>;
+  flood?: PerTarget<Awaited<ReturnType<typeof flood>>>;
   sweep?: Outcome<Awaited<ReturnType<typeof sweep>>>;
   emergency?: Record<string, Outcome<Awaited<ReturnType<typeof emergency>>>>;
 }
@@ -119,6 +120,17 @@ export function buildRows(r: Results): Row[] {
     if (e.variant === 'probe' || key.endsWith('probe')) rows.push(row(label, 'probe wait p99', 'ms', e.probeWaitMs.p99, null));
   }
 
+  const fl = pair(r.flood);
+  if (fl.m || fl.b) {
+    const label = `8 one-user flood, ${fl.m?.bystanders ?? fl.b?.bystanders ?? 0} bystanders`;
+    rows.push(
+      row(label, 'bystander echo p99, calm', 'ms', fl.m?.calmRttMs.p99, fl.b?.calmRttMs.p99),
+      row(label, 'bystander echo p50, under flood', 'ms', fl.m?.floodRttMs.p50, fl.b?.floodRttMs.p50),
+      row(label, 'bystander echo p99, under flood', 'ms', fl.m?.floodRttMs.p99, fl.b?.floodRttMs.p99),
+      row(label, 'bystander echoes answered in the window', 'n', fl.m?.floodRttMs.count, fl.b?.floodRttMs.count),
+    );
+  }
+
   const ch = pair(r.churn);
   if (ch.m || ch.b) {
     const waves = Math.max(ch.m?.waves.length ?? 0, ch.b?.waves.length ?? 0);
@@ -153,7 +165,11 @@ export function buildNotes(r: Results): string[] {
       if (lines && lines > 1000) notes.push(`${name}: the server printed ${lines} lines (logging cost is included in its figures)`);
     }
   };
-  for (const key of ['admission', 'idle', 'echo', 'churn'] as const) {
+  for (const t of ['module', 'bare'] as const) {
+    const f = ok(r.flood?.[t]);
+    if (f) notes.push(`flood/${t}: the flooder ${JSON.stringify(f.flood)}${f.floodRttCensored > 0 ? `; the bystander's last echo was still unanswered when the window closed` : ''}`);
+  }
+  for (const key of ['admission', 'idle', 'echo', 'flood', 'churn'] as const) {
     for (const t of ['module', 'bare'] as const) {
       const rounds = r[key]?.rounds?.[t];
       if (rounds) rounds.forEach((o, i) => visit(`${key}/${t} round ${i + 1}`, o));

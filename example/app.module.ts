@@ -7,6 +7,7 @@ import { AppGateway } from './app.gateway.js';
 import { ClientPageController } from './client-page.controller.js';
 import { validateAppEnv } from './app-config.js';
 import { jwtIdentityResolver } from './jwt-identity.js';
+import { NotifyController } from './notify.controller.js';
 
 /**
  * The example application: every setting from the environment and an optional `.env`;
@@ -43,7 +44,7 @@ export class AppModule {
           useFactory: (settings: ConfigService) => ({ token: settings.get<string>('WS_ADMIN_TOKEN') }),
         }),
       ],
-      controllers: [ClientPageController],
+      controllers: [ClientPageController, NotifyController],
       providers: [AppGateway],
     };
   }

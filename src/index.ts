@@ -22,6 +22,8 @@ export { sendBounded, SLOW_CONSUMER_CLOSE_CODE, SLOW_CONSUMER_REASON, type Bound
 export { LocalManagerStore } from './managers/local-manager.store.js';
 export { ManagerLedger, type Confirmation, type Removal, type ReRegistration } from './managers/manager-ledger.service.js';
 export { RegistryEventsService } from './managers/registry-events.service.js';
+export { MessageDeliveryService } from './managers/message-delivery.service.js';
+export type { DeliveryResult, InstanceDelivery, DeliveryOptions } from './managers/delivery-result.js';
 
 export { HealthAssessmentService } from './health/health-assessment.service.js';
 export { HealthClass, HealthReason, type HealthAssessment } from './health/health-class.js';

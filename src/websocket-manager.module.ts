@@ -16,6 +16,7 @@ import { LifecycleLoggerService } from './lifecycle/lifecycle-logger.service.js'
 import { ManagerLifecycleService } from './lifecycle/manager-lifecycle.service.js';
 import { LocalManagerStore } from './managers/local-manager.store.js';
 import { ManagerLedger } from './managers/manager-ledger.service.js';
+import { MessageDeliveryService } from './managers/message-delivery.service.js';
 import { RegistryEventsService } from './managers/registry-events.service.js';
 import { WebSocketManagerFactory } from './managers/websocket-manager.factory.js';
 import { WS_METRICS_REGISTRY } from './metrics/metrics.constants.js';
@@ -47,6 +48,7 @@ const EXPORTED_SERVICES = [
   CleanupAlarmService,
   WebSocketIdentityService,
   WebSocketSessions,
+  MessageDeliveryService,
 ];
 
 /** Every service of the module: the exported ones and those it keeps to itself. */

@@ -16,6 +16,10 @@ export interface SocketSizes {
   throughputMs: number;
   churnWaves: number;
   churnSockets: number;
+  /** Bystander sockets (10 per user) of the one-user-flood scenario. */
+  floodBystanders: number;
+  /** How long the bystanders' round trips are measured under the flood. */
+  floodMs: number;
   /** Connections being opened at once, across all load clients. */
   concurrency: number;
 }
@@ -117,9 +121,21 @@ export async function idle(target: Target, ctx: RunContext) {
   });
 }
 
+/**
+ * The echo scenario measures the server's raw per-message cost, with each socket sending hundreds
+ * of messages per second: the module's inbound budget (on by default, 100 msg/s per connection) is
+ * raised out of the way there, so its check still runs on every frame but never drops one.
+ */
+const UNLIMITED_BUDGET = {
+  WS_INBOUND_RATE_PER_CONNECTION: '1000000',
+  WS_INBOUND_BURST_PER_CONNECTION: '1000000',
+  WS_INBOUND_RATE_PER_USER: '1000000',
+  WS_INBOUND_BURST_PER_USER: '1000000',
+};
+
 /** 3. Echo: sequential round trips, then every socket keeping 4 echoes in flight. */
 export async function echo(target: Target, ctx: RunContext) {
-  return withServer(target, {}, ctx, async (server) => {
+  return withServer(target, UNLIMITED_BUDGET, ctx, async (server) => {
     const result = await connect(ctx, server, ctx.sizes.echoSockets, 'echo-');
     await ctx.pool.echoRtt(100, 64); // warm-up
     const rtt = await ctx.pool.echoRtt(ctx.sizes.echoMessages, 64);
@@ -155,5 +171,37 @@ export async function churn(target: Target, ctx: RunContext) {
     const last = waves.at(-1)?.heapAfterMiB ?? Number.NaN;
     ctx.log(`  ${target.name}: heap after waves ${waves.map((w) => w.heapAfterMiB).join(' / ')} MiB`);
     return { baselineHeapMiB: round(baseline.heapUsed / MB), waves, heapGrowthMiB: round(last - first), heapOverBaselineMiB: round(last - baseline.heapUsed / MB) };
+  });
+}
+
+/**
+ * 8. One-user flood: bystanders' echo round trips (64 B, sequential) on a calm server, then while
+ * one user's 5 sockets send echo as fast as they can from another process, reconnecting whenever
+ * they are closed. Default settings: the module's inbound budget is on, the bare server has none.
+ */
+export async function flood(target: Target, ctx: RunContext) {
+  return withServer(target, {}, ctx, async (server) => {
+    const result = await connect(ctx, server, ctx.sizes.floodBystanders, 'by-');
+    await ctx.pool.echoRtt(50, 64); // warm-up
+    const calm = await ctx.pool.echoRtt(ctx.sizes.echoMessages, 64);
+    const under = await ctx.pool.echoRttUnderFlood({
+      url: server.url,
+      secret: ctx.secret,
+      userId: 'flooder',
+      sockets: 5,
+      count: ctx.sizes.echoMessages,
+      durationMs: ctx.sizes.floodMs,
+      payloadBytes: 64,
+    });
+    ctx.log(`  ${target.name}: bystander echo p99 ${round(calm.p99)} ms calm, ${round(under.rtt.p99)} ms under a one-user flood (${JSON.stringify(under.flood)})`);
+    return {
+      bystanders: result.opened,
+      failures: result.failures,
+      calmRttMs: rounded(calm),
+      floodRttMs: rounded(under.rtt),
+      /** Round trips still unanswered when the measuring window ended (counted with their wait). */
+      floodRttCensored: under.censored,
+      flood: under.flood,
+    };
   });
 }

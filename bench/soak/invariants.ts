@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
+import { RedisKeys } from '../../src/registry/redis/redis-keys.js';
 import type { InstanceProcess, InventoryEntry } from './instance-process.js';
 import type { SessionClient } from './session-client.js';
 
-/** A registry entry as stored in Redis (`P user:<userId>:m` hash values). */
+/** A registry entry as stored in Redis (`P{u:<userId>}:m` hash values). */
 export interface StoredRecord {
   managerId: string;
   userId: string;
@@ -40,17 +41,21 @@ export async function keysUnder(redis: Redis, keyPrefix: string): Promise<string
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
- * Reads the registry straight from Redis, as the layout documented in
- * src/registry/redis/redis-manager.registry.ts has it (a `{...}` hash tag around the user or
- * node id is accepted too). An entry counts only while `P lease:<nodeId>` exists.
+ * Reads the registry straight from Redis, with the key names of `RedisKeys`: the user hashes
+ * `P{u:<userId>}:m`, and the lease table `P{leases}:deadline` (node → deadline, ms). An entry
+ * counts only while its node's deadline is ahead of Redis' clock.
  */
 export async function countedRecords(redis: Redis, keyPrefix: string): Promise<CountedRecords> {
+  const names = new RedisKeys(keyPrefix);
   const keys = await keysUnder(redis, keyPrefix);
-  const p = escape(keyPrefix);
-  const leases = new Set(keys.flatMap((k) => new RegExp(`^${p}lease:\\{?(.+?)\\}?$`).exec(k)?.slice(1) ?? []));
+  const [[seconds, micros], table] = await Promise.all([redis.time(), redis.zrange(names.leases(), 0, -1, 'WITHSCORES')]);
+  const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  const leases = new Set<string>();
+  for (let i = 0; i + 1 < table.length; i += 2) if (Number(table[i + 1]) > now) leases.add(table[i]!);
+  const userHash = new RegExp(`^${escape(names.userManagers('\u0000')).replace('\u0000', '.+')}$`);
   const counted: CountedRecords = new Map();
   for (const key of keys) {
-    if (!new RegExp(`^${p}user:.+:m$`).test(key)) continue;
+    if (!userHash.test(key)) continue;
     const values = Object.values(await redis.hgetall(key)).map((json) => JSON.parse(json) as StoredRecord);
     for (const record of values) {
       if (!leases.has(record.nodeId)) continue;

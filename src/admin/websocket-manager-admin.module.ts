@@ -40,7 +40,10 @@ const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYNC_OPTIO
       if (extras.guard) providers.push(extras.guard, { provide: WS_ADMIN_HOST_GUARD, useExisting: extras.guard });
       const controllers: Type[] = [mount(AdminApiController, path), mount(AdminDashboardController, path)];
       if (metricsPath !== false) controllers.push(mount(AdminMetricsController, trimSlashes(metricsPath)));
-      return { ...definition, global: extras.isGlobal ?? false, providers, controllers, exports: [AdminOverviewService, UserCountIndex] };
+      // The guard (and what it reads) is exported so that a host's own admin routes can use it.
+      const exports: DynamicModule['exports'] = [AdminOverviewService, UserCountIndex, AdminAccessGuard, WS_ADMIN_OPTIONS];
+      if (extras.guard) exports.push(WS_ADMIN_HOST_GUARD);
+      return { ...definition, global: extras.isGlobal ?? false, providers, controllers, exports };
     },
   )
   .build();

@@ -69,9 +69,19 @@ export interface WsManagerOptions {
   shutdownTimeoutMs?: number;
   /** Registry implementation, or an instance of your own. @default 'memory' */
   registry?: RegistryKind | ManagerRegistry;
-  /** Redis connection URL, with `registry: 'redis'`. @default 'redis://127.0.0.1:6379' */
+  /**
+   * Where Redis is, with `registry: 'redis'`: `redis://[user:pass@]host:port[/db]` (`rediss://`
+   * for TLS) for one server; `redis-cluster://host:port,host:port` for a Redis Cluster (a few of
+   * its nodes, the rest are discovered; `rediss-cluster://` for TLS); or
+   * `redis-sentinel://host:port,host:port/masterName[/db]` for the primary these Sentinels name
+   * (`rediss-sentinel://` for TLS).
+   * @default 'redis://127.0.0.1:6379'
+   */
   redisUrl?: string;
-  /** Prefix of every Redis key, so several deployments or tests can share one Redis. @default 'wsm:' */
+  /**
+   * Prefix of every Redis key, so several deployments or tests can share one Redis. No `{` or `}`
+   * (the registry puts its own hash tags after it). @default 'wsm:'
+   */
   redisKeyPrefix?: string;
   /** This instance's id in a cluster. @default `${hostname}-${pid}` */
   nodeId?: string;

@@ -3,11 +3,21 @@ import { z } from 'zod';
 import { CLEANUP_LEVELS, type CleanupLevel } from '../cleanup/cleanup-level.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import type { ManagerRegistry } from '../registry/manager-registry.interface.js';
+import { parseRedisUrl, REDIS_URL_RULE } from '../registry/redis/redis-url.js';
 import { defaultNodeId, WS_MANAGER_DEFAULTS as D } from './ws-manager.defaults.js';
 import type { ResolvedWsManagerOptions, WsManagerOptions } from './ws-manager.options.js';
 
 const ms = (min: number) => z.number().int().min(min).max(2_147_483_647);
 const count = (min: number) => z.number().int().min(min).max(1_000_000);
+
+function isRedisUrl(value: string): boolean {
+  try {
+    parseRedisUrl(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function isRegistryInstance(value: unknown): value is ManagerRegistry {
   return typeof value === 'object' && value !== null && typeof (value as ManagerRegistry).admit === 'function';
@@ -47,8 +57,12 @@ export const wsManagerOptionsSchema = z
         error: 'must be "memory", "redis" or a ManagerRegistry instance',
       })
       .default(D.registry),
-    redisUrl: z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL').default(D.redisUrl),
-    redisKeyPrefix: z.string().max(64).default(D.redisKeyPrefix),
+    redisUrl: z.string().refine(isRedisUrl, { message: REDIS_URL_RULE }).default(D.redisUrl),
+    redisKeyPrefix: z
+      .string()
+      .max(64)
+      .regex(/^[^{}]*$/, 'must not contain "{" or "}" (a hash tag in the prefix would put every key in one Redis Cluster slot)')
+      .default(D.redisKeyPrefix),
     nodeId: z
       .string()
       .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 characters of [A-Za-z0-9._:-]')

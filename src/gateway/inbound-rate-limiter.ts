@@ -11,8 +11,11 @@ export interface InboundBudget {
 /** What to do with one inbound frame. */
 export type InboundVerdict =
   | { action: 'deliver' }
-  /** Over budget: drop it; `warn` is true for the first dropped frame of a burst (answer `RATE_LIMITED`). */
-  | { action: 'drop'; warn: boolean; scope: 'connection' | 'user'; userId: string }
+  /**
+   * Over budget: drop it; `warn` is true for the first dropped frame of a burst (answer
+   * `RATE_LIMITED`); `refillMs`: how long until the bucket that ran dry is half full again.
+   */
+  | { action: 'drop'; warn: boolean; scope: 'connection' | 'user'; userId: string; refillMs: number }
   /** Kept sending a whole burst's worth of frames after the warning: close the connection. */
   | { action: 'close'; scope: 'connection' | 'user'; userId: string };
 
@@ -43,6 +46,11 @@ class TokenBucket {
 
   take(): void {
     this.tokens -= 1;
+  }
+
+  /** Milliseconds until the bucket holds half its burst again (after a `level` call). */
+  msUntilHalf(): number {
+    return this.rate === 0 ? 0 : Math.max(0, ((this.burst / 2 - this.tokens) * 1000) / this.rate);
   }
 }
 
@@ -123,13 +131,14 @@ export class InboundRateLimiter {
       return DELIVER;
     }
     const scope = own < 1 ? 'connection' : 'user';
+    const dry = scope === 'connection' ? state.bucket : state.user.bucket;
+    const { userId } = state;
+    const refillMs = Math.ceil(dry.msUntilHalf());
     if (!state.limited) {
       state.limited = true;
       state.dropped = 1;
-      return { action: 'drop', warn: true, scope, userId: state.userId };
+      return { action: 'drop', warn: true, scope, userId, refillMs };
     }
-    const limit = scope === 'connection' ? state.bucket.burst : state.user.bucket.burst;
-    const { userId } = state;
-    return ++state.dropped > limit ? { action: 'close', scope, userId } : { action: 'drop', warn: false, scope, userId };
+    return ++state.dropped > dry.burst ? { action: 'close', scope, userId } : { action: 'drop', warn: false, scope, userId, refillMs };
   }
 }

@@ -25,6 +25,10 @@ import { answerAppPing } from './app-heartbeat.js';
 export const BAD_MESSAGE = 'BAD_MESSAGE';
 /** Wire error code of a frame over the inbound message budget; also the reason of close 4008. */
 export const RATE_LIMITED = 'RATE_LIMITED';
+/** Longest read pause of a connection over budget (heartbeat pongs wait behind it). */
+const MAX_RATE_LIMIT_PAUSE_MS = 2_000;
+/** After close 4008, how long the peer has to answer the close before its TCP connection is cut. */
+const RATE_LIMITED_CLOSE_GRACE_MS = 1_000;
 /** Wire error code of a handler that failed outside the gateway's exception filter. */
 const INTERNAL_ERROR = 'INTERNAL_ERROR';
 
@@ -189,13 +193,20 @@ export class WebSocketManagerAdapter extends WsAdapter {
     const verdict = limiter.check(client);
     if (verdict.action === 'deliver') return true;
     const { userId, scope } = verdict;
+    if (client.readyState !== WebSocket.OPEN) return false;
     if (verdict.action === 'close') {
-      if (client.readyState === WebSocket.OPEN) {
-        client.close(CloseCodes.RateLimited, RATE_LIMITED);
-        this.lifecycle().emit({ type: 'rate_limited', userId, scope, closed: true });
-      }
+      client.close(CloseCodes.RateLimited, RATE_LIMITED);
+      // Nothing more it sends is read: parsing a flood only to drop it is the cost being limited.
+      client.pause();
+      setTimeout(() => client.terminate(), RATE_LIMITED_CLOSE_GRACE_MS).unref();
+      this.lifecycle().emit({ type: 'rate_limited', userId, scope, closed: true });
     } else if (verdict.warn) {
       this.send(client, { event: 'error', data: { code: RATE_LIMITED } });
+      // Stop reading until the bucket is half full again: TCP pushes back on the sender instead
+      // of the server parsing frames it would drop (short, so pongs are read well in time).
+      client.pause();
+      const pauseMs = Math.min(verdict.refillMs, MAX_RATE_LIMIT_PAUSE_MS, this.options().heartbeatTimeoutMs / 2);
+      setTimeout(() => client.readyState === WebSocket.OPEN && client.resume(), pauseMs).unref();
       this.lifecycle().emit({ type: 'rate_limited', userId, scope, closed: false });
     }
     return false;

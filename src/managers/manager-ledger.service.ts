@@ -105,7 +105,7 @@ export class ManagerLedger {
 
   /** Starts holding a manager the registry just admitted (lock held). */
   createLocked(record: ManagerRecord, limit: number): WebSocketManager {
-    const manager = new WebSocketManager(record, this.options.resumeBuffer);
+    const manager = new WebSocketManager(record, { messages: this.options.resumeBuffer, bytes: this.options.resumeBufferBytes });
     this.store.add(manager);
     this.setLimit(record.userId, limit);
     this.lifecycle.emit({ type: 'created', userId: record.userId, managerId: record.managerId, context: record.context });

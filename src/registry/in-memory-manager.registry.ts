@@ -15,13 +15,18 @@ export class InMemoryManagerRegistry implements ManagerRegistry {
   private readonly users = new Map<string, UserEntry>();
   private readonly byNode = new Map<string, Map<string, ManagerRecord>>();
   private readonly evictionHandlers = new Set<(request: EvictionRequest) => void>();
+  private readonly messageHandlers = new Set<(message: string) => void>();
+  private nodeId: string | undefined;
   private readonly scans = new Map<string, IterableIterator<ManagerRecord>>();
   private scanSeq = 0;
 
-  async start(): Promise<void> {}
+  async start(nodeId?: string): Promise<void> {
+    this.nodeId = nodeId;
+  }
 
   async close(): Promise<void> {
     this.evictionHandlers.clear();
+    this.messageHandlers.clear();
   }
 
   async ping(): Promise<boolean> {
@@ -114,6 +119,30 @@ export class InMemoryManagerRegistry implements ManagerRegistry {
   onEvictionRequest(handler: (request: EvictionRequest) => void): () => void {
     this.evictionHandlers.add(handler);
     return () => this.evictionHandlers.delete(handler);
+  }
+
+  /**
+   * Single instance: a message reaches this instance's handlers (asynchronously, as over Redis)
+   * when addressed to its node id (or to any id before start); resolves with how many listen.
+   */
+  async sendToNode(nodeId: string, message: string): Promise<number> {
+    if (this.nodeId !== undefined && nodeId !== this.nodeId) return 0;
+    const handlers = [...this.messageHandlers];
+    setImmediate(() => {
+      for (const handler of handlers) {
+        try {
+          handler(message);
+        } catch {
+          // a handler's failure is its own business; the others still get the message
+        }
+      }
+    });
+    return handlers.length > 0 ? 1 : 0;
+  }
+
+  onNodeMessage(handler: (message: string) => void): () => void {
+    this.messageHandlers.add(handler);
+    return () => this.messageHandlers.delete(handler);
   }
 
   private insert(record: ManagerRecord): void {

@@ -81,4 +81,13 @@ export interface ManagerRegistry {
    * Returns the unsubscribe.
    */
   onResync?(handler: () => void): () => void;
+  /**
+   * Sends an opaque message to the instance `nodeId` (cross-instance delivery and its replies):
+   * at most once, no acknowledgement. Resolves with how many listeners received it, `0` when no
+   * instance of that id listens (gone, or not started). Registries without it reach only this
+   * instance.
+   */
+  sendToNode?(nodeId: string, message: string): Promise<number>;
+  /** Subscribes to messages sent to this instance by {@link sendToNode}; returns the unsubscribe. */
+  onNodeMessage?(handler: (message: string) => void): () => void;
 }

@@ -70,9 +70,9 @@ describe('consumer app (installed from npm pack)', () => {
     if (dir && !process.env.KEEP_CONSUMER) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('ships only the built library (dist/src), with its own types', () => {
+  it('ships only the built library (dist/src) and the dashboard assets, with its own types', () => {
     const files = JSON.parse(readFileSync(join(dir, 'node_modules/nestjs-websocket-manager/package.json'), 'utf8')) as { files: string[] };
-    expect(files.files).toEqual(['dist/src']);
+    expect(files.files).toEqual(['dist/src', 'src/admin/dashboard']);
     const listing = run('npm', ['ls', '--all', '--parseable', 'ioredis'], dir, 60_000);
     expect(listing.stdout.trim()).toBe(''); // an optional peer: not installed unless the app asks
   });

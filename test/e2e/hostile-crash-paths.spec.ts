@@ -45,6 +45,12 @@ class FragileGateway extends WebSocketManagerGateway {
     });
   }
 
+  /** An answer that cannot be serialised (a BigInt): fails after the handler, in the adapter. */
+  @SubscribeMessage('bigint')
+  bigint(): { event: string; data: bigint } {
+    return { event: 'big', data: 1n };
+  }
+
   @SubscribeMessage('echo')
   echo(@MessageBody() data: unknown): { event: string; data: unknown } {
     return { event: 'echo', data };
@@ -120,9 +126,14 @@ describe('crash and hang paths', () => {
       client.send('explode$');
       expect((await client.next('error')).data).toEqual({ code: 'INTERNAL_ERROR' });
     }
+    for (let i = 0; i < 20; i++) {
+      client.send('bigint');
+      expect((await client.next('error')).data).toEqual({ code: 'INTERNAL_ERROR' });
+    }
     client.send('echo', 'alive');
     expect((await client.next('echo')).data).toBe('alive');
     const logged = errors.mock.calls.map((c) => String(c[0]));
+    expect(logged.filter((l) => l.includes('BigInt'))).toHaveLength(1);
     expect(logged.filter((l) => l.includes('handler bug') && !l.includes('observable'))).toHaveLength(1);
     expect(logged.filter((l) => l.includes('observable handler bug'))).toHaveLength(1);
   });

@@ -3,21 +3,23 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { RegistryUnavailableError } from '../../src/errors/registry-unavailable.error.js';
 import { resolveWsManagerOptions } from '../../src/config/ws-manager.schema.js';
 import { createManagerRegistry } from '../../src/registry/create-manager-registry.js';
-import type { ManagerRecord } from '../../src/registry/manager-record.js';
 import type { EvictionRequest } from '../../src/registry/manager-registry.interface.js';
-import { RedisManagerRegistry } from '../../src/registry/redis/index.js';
+import { RedisKeys, RedisManagerRegistry } from '../../src/registry/redis/index.js';
 import { deleteKeys, REDIS_URL, RedisServerProcess, requireRedis, startRedisRegistry, uniquePrefix } from '../support/redis.js';
+import { managerRecord } from '../support/fixtures.js';
 import { waitFor } from '../support/socket-harness.js';
 
-let seq = 0;
-function rec(userId: string, context: string, nodeId: string): ManagerRecord {
-  const now = Date.now();
-  return { managerId: `m-${++seq}`, userId, context, nodeId, createdAt: now, lastActivityAt: now, detachedAt: null };
-}
+const rec = managerRecord;
 
 describe('RedisManagerRegistry', () => {
   let keyPrefix: string;
+  let keys: RedisKeys;
   let raw: Redis;
+  /** Milliseconds left on a node's lease, by the lease table (`null`: not in it). */
+  const leaseLeft = async (nodeId: string) => {
+    const score = await raw.zscore(keys.leases(), nodeId);
+    return score === null ? null : Number(score) - Date.now();
+  };
   const open: RedisManagerRegistry[] = [];
 
   async function node(nodeId: string, leaseTtlMs = 15_000, reapBatch?: number): Promise<RedisManagerRegistry> {
@@ -37,6 +39,7 @@ describe('RedisManagerRegistry', () => {
 
   beforeEach(() => {
     keyPrefix = uniquePrefix();
+    keys = new RedisKeys(keyPrefix);
   });
 
   afterEach(async () => {
@@ -51,7 +54,7 @@ describe('RedisManagerRegistry', () => {
       try {
         expect(registry.kind).toBe('redis');
         expect(await registry.ping()).toBe(true);
-        expect(await raw.pttl(`${keyPrefix}lease:node-f`)).toBeGreaterThan(3000);
+        expect(await leaseLeft('node-f')).toBeGreaterThan(3000);
       } finally {
         await registry.close();
       }
@@ -63,14 +66,16 @@ describe('RedisManagerRegistry', () => {
       const a = await node('node-a');
       const record = rec('alice', 'main', 'node-a');
       await a.admit(record, 5);
-      expect(JSON.parse((await raw.hget(`${keyPrefix}user:alice:m`, record.managerId))!)).toEqual(record);
-      expect(await raw.hget(`${keyPrefix}user:alice:ctx`, 'main')).toBe(record.managerId);
-      expect(await raw.smembers(`${keyPrefix}node:node-a:m`)).toEqual([JSON.stringify(['alice', record.managerId])]);
-      expect(await raw.smembers(`${keyPrefix}nodes`)).toEqual(['node-a']);
-      const ttl = await raw.pttl(`${keyPrefix}lease:node-a`);
-      expect(ttl).toBeGreaterThan(10_000);
+      expect(keys.userManagers('alice')).toBe(`${keyPrefix}{u:alice}:m`);
+      expect(JSON.parse((await raw.hget(keys.userManagers('alice'), record.managerId))!)).toEqual(record);
+      expect(await raw.hget(keys.userContexts('alice'), 'main')).toBe(record.managerId);
+      expect(await raw.smembers(keys.node('node-a'))).toEqual([JSON.stringify(['alice', record.managerId])]);
+      expect(await raw.zrange(keys.leases(), 0, -1)).toEqual(['node-a']);
+      expect(await leaseLeft('node-a')).toBeGreaterThan(10_000);
+      expect(await a.leases()).toEqual([{ nodeId: 'node-a', remainingMs: expect.any(Number) }]);
+      expect((await a.leases())[0]!.remainingMs).toBeGreaterThan(10_000);
       await a.remove('alice', record.managerId);
-      expect(await raw.exists(`${keyPrefix}user:alice:m`, `${keyPrefix}user:alice:ctx`, `${keyPrefix}node:node-a:m`)).toBe(0);
+      expect(await raw.exists(keys.userManagers('alice'), keys.userContexts('alice'), keys.node('node-a'))).toBe(0);
     });
   });
 
@@ -78,26 +83,43 @@ describe('RedisManagerRegistry', () => {
     it('a tick that finds its lease gone (expired while frozen) calls the resync handlers', async () => {
       const a = await node('node-a', 1000);
       const resynced = new Promise<void>((resolve) => a.onResync(() => resolve()));
-      // What a SIGSTOP past the TTL leaves behind: the lease expired; another node may have reaped.
-      await raw.del(`${keyPrefix}lease:node-a`);
+      // What a SIGSTOP past the TTL leaves behind: the lease expired and another node reaped it.
+      await raw.zrem(keys.leases(), 'node-a');
       await resynced;
-      expect(await raw.get(`${keyPrefix}lease:node-a`)).not.toBeNull();
+      expect(await leaseLeft('node-a')).toBeGreaterThan(0);
     });
 
-    it('a tick that finds another holder in its lease key calls the resync handlers', async () => {
+    it('a tick that finds its deadline passed calls the resync handlers', async () => {
       const a = await node('node-a', 1000);
       const resynced = new Promise<void>((resolve) => a.onResync(() => resolve()));
-      await raw.set(`${keyPrefix}lease:node-a`, 'someone-else', 'PX', 5000);
+      await raw.zadd(keys.leases(), Date.now() - 1, 'node-a');
       await resynced;
+      expect(await leaseLeft('node-a')).toBeGreaterThan(0);
+    });
+
+    it('a tick that finds another holder of its lease calls the resync handlers', async () => {
+      const a = await node('node-a', 1000);
+      const resynced = new Promise<void>((resolve) => a.onResync(() => resolve()));
+      await raw.hset(keys.leaseTokens(), 'node-a', 'someone-else');
+      await resynced;
+      expect(await raw.hget(keys.leaseTokens(), 'node-a')).not.toBe('someone-else');
     });
 
     it('an admission on a lapsed lease renews it, triggers a resync, then admits', async () => {
-      const a = await node('node-a', 60_000);
+      const a = await node('node-a', 1000);
       let resyncs = 0;
       a.onResync(() => resyncs++);
-      await raw.del(`${keyPrefix}lease:node-a`);
-      expect((await a.admit(rec('alice', 'one', 'node-a'), 5)).admitted).toBe(true);
+      // A frozen process: no timer runs for longer than the lease, then the first thing it does
+      // is an admission (called in the same turn, before any timer gets a chance).
+      const frozenUntil = Date.now() + 1300;
+      while (Date.now() < frozenUntil) {
+        // busy: the event loop is blocked, as under SIGSTOP
+      }
+      expect(await leaseLeft('node-a')).toBeLessThanOrEqual(0);
+      const admitted = a.admit(rec('alice', 'one', 'node-a'), 5);
+      expect((await admitted).admitted).toBe(true);
       expect(resyncs).toBe(1);
+      expect(await leaseLeft('node-a')).toBeGreaterThan(0);
       expect(await a.countByUser('alice')).toBe(1);
     });
   });
@@ -117,14 +139,14 @@ describe('RedisManagerRegistry', () => {
       for (const r of mine) await a.admit(r, 2);
       // node-b admitted two more while node-a's entries did not count (a lapsed lease).
       for (const r of [rec('alice', 'b1', 'node-b'), rec('alice', 'b2', 'node-b')]) {
-        await raw.hset(`${keyPrefix}user:alice:m`, r.managerId, JSON.stringify(r));
-        await raw.hset(`${keyPrefix}user:alice:ctx`, r.context, r.managerId);
+        await raw.hset(keys.userManagers('alice'), r.managerId, JSON.stringify(r));
+        await raw.hset(keys.userContexts('alice'), r.context, r.managerId);
       }
       expect(await b.countByUser('alice')).toBe(4);
       expect(await a.admit(mine[0]!, 2)).toEqual({ admitted: false, active: 3 });
       expect(await a.admit(mine[1]!, 2)).toEqual({ admitted: false, active: 2 });
       expect(await a.get('alice', mine[0]!.managerId)).toBeNull();
-      expect(await raw.hget(`${keyPrefix}user:alice:ctx`, 'a1')).toBeNull();
+      expect(await raw.hget(keys.userContexts('alice'), 'a1')).toBeNull();
     });
   });
 
@@ -138,33 +160,61 @@ describe('RedisManagerRegistry', () => {
 
     it('stops counting a silent node within its lease ttl and reaps its entries', async () => {
       const survivor = await node('survivor', 1500);
-      const doomed = await node('doomed', 1000);
+      // Its own connection, cut without a word: no release, no goodbye, exactly as kill -9 would.
+      const connection = new Redis(REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+      const doomed = new RedisManagerRegistry({ client: connection, keyPrefix, leaseTtlMs: 1000 });
+      await doomed.start('doomed');
+      open.push(doomed);
       for (let i = 0; i < 5; i++) await doomed.admit(rec('alice', `d${i}`, 'doomed'), 5);
       expect((await survivor.admit(rec('alice', 'late', 'survivor'), 5)).admitted).toBe(false);
 
-      // close() leaves the entries behind, exactly as kill -9 would: only the lease refresh stops.
-      await doomed.close();
-      const stopped = Date.now();
-      await waitFor(async () => (await survivor.countByUser('alice')) === 0, 3000, 'dead node to stop counting');
-      // The lease expires at most 1000 ms after the last refresh; the rest is polling slack.
-      expect(Date.now() - stopped).toBeLessThan(1500);
+      connection.disconnect(false);
+      // The lease expires at most 1000 ms after the last refresh; the survivor sees it at its next tick (500 ms).
+      await waitFor(async () => (await survivor.countByUser('alice')) === 0, 1000 + 500 + 2000, 'dead node to stop counting');
       for (let i = 0; i < 5; i++) expect((await survivor.admit(rec('alice', `s${i}`, 'survivor'), 5)).admitted).toBe(true);
 
-      // admit dropped alice's dead entries; the survivor's lease tick reaps the node set itself.
-      await waitFor(async () => (await raw.smembers(`${keyPrefix}nodes`)).join() === 'survivor', 3000, 'reaper');
-      expect(await raw.exists(`${keyPrefix}node:doomed:m`)).toBe(0);
-      expect(await raw.hlen(`${keyPrefix}user:alice:m`)).toBe(5);
+      // admit dropped alice's dead entries; the survivor's lease tick reaps the node set, then forgets the node.
+      await waitFor(async () => (await raw.zrange(keys.leases(), 0, -1)).join() === 'survivor', 3000, 'reaper');
+      expect(await raw.exists(keys.node('doomed'))).toBe(0);
+      expect(await raw.hlen(keys.userManagers('alice'))).toBe(5);
+    });
+
+    it('stops counting a node that stops gracefully at once, not a lease ttl later', async () => {
+      const survivor = await node('survivor', 60_000);
+      const leaving = await node('leaving', 60_000);
+      for (let i = 0; i < 3; i++) await leaving.admit(rec('alice', `l${i}`, 'leaving'), 3);
+      expect(await survivor.countByUser('alice')).toBe(3);
+      await leaving.close();
+      // The survivor's next tick is 20 s away: only the goodbye on the presence channel can do this.
+      await waitFor(async () => (await survivor.countByUser('alice')) === 0, 2000, 'goodbye');
+      expect((await survivor.admit(rec('alice', 'mine', 'survivor'), 3)).admitted).toBe(true);
+    });
+
+    it('counts a node again at once when it comes back with the same id (a restart)', async () => {
+      const survivor = await node('survivor', 60_000);
+      await (await node('node-x', 60_000)).close();
+      await waitFor(async () => {
+        // The survivor's view: node-x is dead (its goodbye), so an entry of node-x does not count.
+        await raw.hset(keys.userManagers('probe'), 'p', JSON.stringify(rec('probe', 'p', 'node-x')));
+        return (await survivor.countByUser('probe')) === 0;
+      }, 2000, 'goodbye');
+      const again = await node('node-x', 60_000);
+      expect((await again.admit(rec('alice', 'one', 'node-x'), 5)).admitted).toBe(true);
+      // The survivor's next tick is 20 s away: only the hello on the presence channel can do this.
+      await waitFor(async () => (await survivor.countByUser('alice')) === 1, 2000, 'hello');
+      expect((await survivor.admit(rec('alice', 'one', 'survivor'), 5)).existing?.nodeId).toBe('node-x');
     });
 
     it('reaps at most reapBatch entries of dead nodes per tick', async () => {
       const doomed = await node('doomed');
       for (let i = 0; i < 25; i++) await doomed.admit(rec(`u${i}`, 'c', 'doomed'), 5);
       await doomed.close();
-      await raw.del(`${keyPrefix}lease:doomed`);
-      // start() runs one tick; the next one is leaseTtl/3 = 10 s away.
+      // start() runs one tick (which reaps one batch); the next one is leaseTtl/3 = 10 s away.
       await node('reaper', 30_000, 10);
-      expect(await raw.scard(`${keyPrefix}node:doomed:m`)).toBe(15);
-      const userKeys = Array.from({ length: 25 }, (_, i) => `${keyPrefix}user:u${i}:m`);
+      await waitFor(async () => (await raw.scard(keys.node('doomed'))) === 15, 3000, 'one batch reaped');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await raw.scard(keys.node('doomed'))).toBe(15);
+      const userKeys = Array.from({ length: 25 }, (_, i) => keys.userManagers(`u${i}`));
       expect(await raw.exists(...userKeys)).toBe(15);
     });
   });

@@ -1,24 +1,50 @@
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InMemoryManagerRegistry } from '../../src/registry/in-memory-manager.registry.js';
 import type { ManagerRecord } from '../../src/registry/manager-record.js';
 import type { EvictionRequest, ManagerRegistry } from '../../src/registry/manager-registry.interface.js';
+import { RedisManagerRegistry } from '../../src/registry/redis/index.js';
 import { deleteKeys, requireRedis, startRedisRegistry, uniquePrefix } from '../support/redis.js';
+import { LocalRedisCluster } from '../support/redis-cluster.js';
 import { waitFor } from '../support/socket-harness.js';
 
-/** Two nodes' views of one registry: the same object in memory, two instances on one Redis. */
+/** Two nodes' views of one registry: the same object in memory, two instances on one Redis or one cluster. */
 interface RegistryPair {
   a: ManagerRegistry;
   b: ManagerRegistry;
   close(): Promise<void>;
 }
 
+// One local Redis Cluster (3 primaries, 3 replicas) for this file, started on first use.
+let cluster: Promise<LocalRedisCluster> | undefined;
+afterAll(async () => {
+  if (cluster) await (await cluster).stop();
+});
+
 const implementations: { name: string; make(): Promise<RegistryPair> }[] = [
   {
     name: 'InMemoryManagerRegistry',
     async make() {
       const registry = new InMemoryManagerRegistry();
-      await registry.start();
+      await registry.start('node-a');
       return { a: registry, b: registry, close: () => registry.close() };
+    },
+  },
+  {
+    name: 'RedisManagerRegistry on a Redis Cluster',
+    async make() {
+      const local = await (cluster ??= LocalRedisCluster.start());
+      const keyPrefix = uniquePrefix();
+      const a = new RedisManagerRegistry({ url: local.url, keyPrefix });
+      const b = new RedisManagerRegistry({ url: local.url, keyPrefix });
+      await Promise.all([a.start('node-a'), b.start('node-b')]);
+      return {
+        a,
+        b,
+        async close() {
+          await Promise.all([a.close(), b.close()]);
+          await local.deleteKeys(keyPrefix);
+        },
+      };
     },
   },
   {
@@ -52,6 +78,7 @@ describe.each(implementations)('ManagerRegistry contract: $name', ({ name, make 
 
   beforeAll(async () => {
     if (name === 'RedisManagerRegistry') await requireRedis();
+    if (name.includes('Cluster')) await (cluster ??= LocalRedisCluster.start());
   });
 
   beforeEach(async () => {
@@ -209,6 +236,19 @@ describe.each(implementations)('ManagerRegistry contract: $name', ({ name, make 
       await a.requestEviction({ record, level: 'force', reason: 'x', requestedBy: 'node-a' });
       await new Promise((r) => setTimeout(r, 100));
       expect(received).toEqual([]);
+    });
+  });
+
+  describe('#sendToNode', () => {
+    it("reaches the addressed instance's handlers, and says how many listened", async () => {
+      const received: string[] = [];
+      const off = b.onNodeMessage!((message) => received.push(message));
+      const target = a === b ? 'node-a' : 'node-b';
+      expect(await a.sendToNode!(target, 'hello ✓')).toBe(1);
+      await waitFor(() => received.length > 0, 2000, 'node message');
+      expect(received).toEqual(['hello ✓']);
+      off();
+      expect(await a.sendToNode!('node-nobody', 'lost')).toBe(0);
     });
   });
 

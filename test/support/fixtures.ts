@@ -1,5 +1,5 @@
 import type { ClientOptions } from 'ws';
-import { HealthClass, HealthReason, type Admission, type HealthAssessment, type ManagerLifecycleEvent } from '../../src/index.js';
+import { HealthClass, HealthReason, type Admission, type HealthAssessment, type ManagerLifecycleEvent, type ManagerRecord } from '../../src/index.js';
 import type { SocketHarness, SocketPair } from './socket-harness.js';
 import type { ManagerTestBed } from './testing-module.js';
 
@@ -91,4 +91,12 @@ export function assessment(health: HealthClass, overrides: Partial<HealthAssessm
     local: true,
     ...overrides,
   };
+}
+
+let recordSeq = 0;
+
+/** A fresh registry record (unique managerId `m-N`) of `userId`'s `context` on `nodeId`, stamped now. */
+export function managerRecord(userId: string, context: string, nodeId: string): ManagerRecord {
+  const now = Date.now();
+  return { managerId: `m-${++recordSeq}`, userId, context, nodeId, createdAt: now, lastActivityAt: now, detachedAt: null };
 }

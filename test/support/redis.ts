@@ -53,7 +53,8 @@ export async function startRedisRegistry(nodeId: string, options: RedisManagerRe
   return registry;
 }
 
-function isFree(port: number): Promise<boolean> {
+/** Whether a loopback port can be listened on right now. */
+export function isFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(false));

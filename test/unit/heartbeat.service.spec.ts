@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   HeartbeatService,
@@ -43,6 +44,49 @@ describe('HeartbeatService', () => {
       expect(pinged.length).toBe(2);
       for (let t = 1; t < 20; t++) service.tick(now + t * 5);
       expect(pinged.sort((a, b) => a - b)).toEqual(connections.map((_, i) => i));
+    });
+
+    it('keeps its timer alive through a throwing tick: logged once a minute, never thrown into the loop', async () => {
+      harness = await SocketHarness.start();
+      const errors = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+      const service = new HeartbeatService(resolveWsManagerOptions({ heartbeatIntervalMs: 100, heartbeatTimeoutMs: 50 }), new ManagerLifecycleService());
+      const [pair] = await harness.connectMany(1);
+      const broken = new ManagedConnection(pair!.server, 'u');
+      Object.defineProperty(broken, 'isClosed', {
+        get: () => {
+          throw new Error('socket state unreadable');
+        },
+      });
+      const ticks = vi.spyOn(service, 'tick');
+      service.track(broken);
+      service.onApplicationBootstrap();
+      try {
+        await waitFor(() => ticks.mock.calls.length >= 40, 5000, 'the wheel to turn twice');
+      } finally {
+        service.onModuleDestroy();
+      }
+      expect(errors).toHaveBeenCalledTimes(1);
+      expect(String(errors.mock.calls[0]![0])).toContain('socket state unreadable');
+    });
+
+    it('only the pong echoing the current ping clears it; unsolicited pongs do not', async () => {
+      harness = await SocketHarness.start();
+      const [pair] = await harness.connectMany(1);
+      const connection = new ManagedConnection(pair!.server, 'u');
+      // The client does not read (so it never sees the ping) but keeps sending pongs of its own.
+      pair!.client.pause();
+      const answered = connection.waitForPong(300);
+      pair!.client.pong(Buffer.from('unsolicited')); // before any ping
+      expect(connection.ping()).toBe(true);
+      pair!.client.pong(Buffer.from('guess'));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(connection.pingSentAt).not.toBeNull();
+      expect(await answered).toBe(false);
+      // Reading again, the ws client answers the outstanding ping itself, echoing its payload.
+      const real = connection.waitForPong(2000);
+      pair!.client.resume();
+      expect(await real).toBe(true);
+      expect(connection.pingSentAt).toBeNull();
     });
 
     it('drops connections whose socket closed', async () => {

@@ -18,7 +18,7 @@ describe('InboundRateLimiter', () => {
       l.register(s, 'u');
       const verdicts = Array.from({ length: 20 + 1 + 20 + 1 }, () => l.check(s));
       expect(verdicts.slice(0, 20).every((v) => v.action === 'deliver')).toBe(true);
-      expect(verdicts[20]).toEqual({ action: 'drop', warn: true, scope: 'connection', userId: 'u' });
+      expect(verdicts[20]).toEqual({ action: 'drop', warn: true, scope: 'connection', userId: 'u', refillMs: 1000 }); // 10 of 20 tokens at 10/s
       expect(verdicts.slice(21, 40).every((v) => v.action === 'drop' && !v.warn)).toBe(true);
       expect(verdicts.at(-1)).toEqual({ action: 'close', scope: 'connection', userId: 'u' });
     });

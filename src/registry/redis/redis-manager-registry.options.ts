@@ -1,8 +1,13 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 
 /** Options of {@link RedisManagerRegistry}. Defaults come from `WS_MANAGER_DEFAULTS`. */
 export interface RedisManagerRegistryOptions {
-  /** Redis connection URL. @default 'redis://127.0.0.1:6379' */
+  /**
+   * Where Redis is: `redis://host:port` (`rediss://` for TLS), a Redis Cluster as
+   * `redis-cluster://host:port,host:port` (some of its nodes), or a primary behind Sentinel as
+   * `redis-sentinel://host:port,host:port/masterName`. See `parseRedisUrl`.
+   * @default 'redis://127.0.0.1:6379'
+   */
   url?: string;
   /** Prepended to every key and channel, so deployments or tests can share one Redis. @default 'wsm:' */
   keyPrefix?: string;
@@ -19,9 +24,10 @@ export interface RedisManagerRegistryOptions {
   /** At most this many entries of dead nodes are reaped per lease tick. @default 100 */
   reapBatch?: number;
   /**
-   * A client to use instead of connecting to `url` (tests, shared connections). The registry
-   * duplicates it for pub/sub and does not quit it on close: whoever made it owns it. Give it
-   * `enableOfflineQueue: false` or a `commandTimeout` so that outages fail fast.
+   * A client to use instead of connecting to `url` (tests, shared connections): a `Redis` or a
+   * `Cluster` (with `shardedSubscribers: true`). The registry duplicates a `Redis` for pub/sub
+   * and does not quit it on close: whoever made it owns it. Give it `enableOfflineQueue: false`
+   * or a `commandTimeout` so that outages fail fast.
    */
-  client?: Redis;
+  client?: RedisClient;
 }

@@ -1,65 +1,58 @@
 /*
- * Data layout (every key starts with the configured prefix P, default `wsm:`):
- *   P user:<userId>:m     hash   managerId -> JSON ManagerRecord (names its nodeId)
- *   P user:<userId>:ctx   hash   context -> managerId (one manager per (user, context))
- *   P node:<nodeId>:m     set    JSON [userId, managerId] of every entry the node holds
- *   P lease:<nodeId>      string present while the node lives: SET PX leaseTtlMs every ttl/3
- *   P nodes               set    node ids that have held entries (walked by the reaper)
- *   P evict:<nodeId>      pub/sub channel of eviction requests for that node
+ * Layout: see RedisKeys (and the README's cluster section). Every script touches the keys of one
+ * slot only, all passed in KEYS, so the same code runs on one Redis, behind Sentinel and on Redis
+ * Cluster. Per-user writes are one script on the user's two hashes, so those never disagree; the
+ * node set is written around it (added before, removed after), so it is always a superset and
+ * the reaper never misses an entry.
  *
- * Every write is one Lua script, so the three indexes never disagree. An entry counts only
- * while its node's lease exists: a node killed without a word stops counting within
- * leaseTtlMs, with no cleanup by anyone. Its entries are then reaped lazily: admit drops the
- * user's dead entries before counting, and each live node's lease tick (one EVALSHA: refresh
- * the lease, then SPOP at most `reapBatch` members of dead nodes' sets) removes the rest.
- * Per-user operations touch only that user's two hashes plus the lease keys of its nodes.
+ * An entry counts only while its node is alive, decided without reading other slots: each
+ * instance caches the nodes whose lease deadline passed (RedisLease, refreshed by its tick) and
+ * hands that list to the per-user scripts; a node not named counts as alive. Nodes announce
+ * graceful stops and new leases on the presence channel, so the others need not wait for a tick.
+ * Dead entries are reaped lazily: admit drops the user's dead entries, each tick reaps a batch.
  */
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { WS_MANAGER_DEFAULTS } from '../../config/ws-manager.defaults.js';
 import { RegistryUnavailableError } from '../../errors/registry-unavailable.error.js';
 import type { ManagerRecord, ManagerRecordPatch } from '../manager-record.js';
 import type { AdmitResult, EvictionRequest, ManagerRegistry, RecordPage } from '../manager-registry.interface.js';
-import { closeQuietly, evalScript, outageAwareOptions, toRegistryError, waitUntilReady } from './redis-connection.js';
+import { closeQuietly, createRedisClient, evalScript, isCluster, loadScripts, toRegistryError, waitUntilReady, type RedisClient } from './redis-connection.js';
 import { RedisKeys } from './redis-keys.js';
+import { parsePair, RedisLease, type NodeLease } from './redis-lease.js';
 import type { RedisManagerRegistryOptions } from './redis-manager-registry.options.js';
-import { callEach, parseEvictionRequest, parseNullableRecord, parseRecord } from './redis-records.js';
-import { ADMIT_SCRIPT, ALL_SCRIPTS, READ_SCRIPT, REMOVE_SCRIPT, TICK_SCRIPT, UPDATE_SCRIPT } from './redis-scripts.js';
+import { RedisNodeChannel } from './redis-node-channel.js';
+import { callEach, parseNullableRecord, parseRecord } from './redis-records.js';
+import { ADMIT_SCRIPT, ALL_SCRIPTS, READ_SCRIPT, REMOVE_SCRIPT, UPDATE_SCRIPT } from './redis-scripts.js';
+import { parseRedisUrl } from './redis-url.js';
 
 /** How long start() waits for Redis before giving up (the app then fails to boot). */
 const START_TIMEOUT_MS = 5000;
 
-/** Deletes the lease only if it is still this node's. */
-const RELEASE_LEASE_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
-
 /**
- * Cluster registry on Redis (ioredis, loaded on start so that it stays an optional dependency).
- * The per-user limit holds across every node sharing the Redis, under concurrent admissions;
- * a dead node's managers stop counting after `leaseTtlMs`. While Redis is unreachable every
- * method rejects within about `commandTimeoutMs` with {@link RegistryUnavailableError} and
- * `ping()` answers `false`; {@link onResync} tells the node to re-register its
- * entries afterwards.
+ * Registry on Redis: one server, a primary behind Sentinel, or a Redis Cluster (ioredis, loaded
+ * on start so that it stays an optional dependency). The per-user limit holds across every
+ * node, under concurrent admissions; a dead node's managers stop counting after `leaseTtlMs`.
+ * While Redis is unreachable every method rejects within about `commandTimeoutMs` with
+ * {@link RegistryUnavailableError} and `ping()` answers `false`; {@link onResync} tells the node
+ * to re-register its entries afterwards.
  */
 export class RedisManagerRegistry implements ManagerRegistry {
   readonly kind = 'redis';
+  /** Key and channel names (public so that tools read the same layout). */
+  readonly keys: RedisKeys;
   private readonly logger = new Logger('WebSocketManager');
-  private readonly keys: RedisKeys;
   private readonly leaseTtlMs: number;
   private readonly commandTimeoutMs: number;
   private readonly reapBatch: number;
-  private readonly leaseToken = randomUUID();
-  private readonly evictionHandlers = new Set<(request: EvictionRequest) => void>();
   private readonly resyncHandlers = new Set<() => void>();
-  private client?: Redis;
-  private subscriber?: Redis;
+  private client?: RedisClient;
+  private readonly channel: RedisNodeChannel;
+  private lease?: RedisLease;
   private nodeId = '';
   private timer?: NodeJS.Timeout;
   private everReady = false;
   private lost = false;
-  private tickFailing = false;
-  /** Epoch ms of the last tick that reached Redis; 0 before start. */
-  private lastTickAt = 0;
   private closed = false;
 
   constructor(private readonly options: RedisManagerRegistryOptions = {}) {
@@ -67,19 +60,39 @@ export class RedisManagerRegistry implements ManagerRegistry {
     this.leaseTtlMs = options.leaseTtlMs ?? WS_MANAGER_DEFAULTS.leaseTtlMs;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 1000;
     this.reapBatch = options.reapBatch ?? 100;
+    // Made now so that handlers can subscribe before start(); it uses the client from start() on.
+    this.channel = new RedisNodeChannel({
+      client: () => {
+        if (!this.client) throw new RegistryUnavailableError(new Error('the registry is not started'));
+        return this.client;
+      },
+      keys: this.keys,
+      nodeId: () => this.nodeId,
+      logger: this.logger,
+      onPresence: (nodeId, alive) => (alive ? this.lease?.markAlive(nodeId) : this.lease?.markDead(nodeId)),
+    });
   }
 
-  /** Connects, writes this node's lease, starts its refresh and subscribes to eviction requests. */
+  /** Connects, writes this node's lease, starts its refresh and subscribes to this node's channel. */
   async start(nodeId: string): Promise<void> {
     this.nodeId = nodeId;
-    const { Redis: RedisClient } = await import('ioredis');
-    const client = this.options.client ?? new RedisClient(this.options.url ?? WS_MANAGER_DEFAULTS.redisUrl, outageAwareOptions(this.commandTimeoutMs));
-    const subscriber = client.duplicate();
+    const client = this.options.client ?? createRedisClient(await import('ioredis'), parseRedisUrl(this.options.url ?? WS_MANAGER_DEFAULTS.redisUrl), this.commandTimeoutMs);
     this.client = client;
-    this.subscriber = subscriber;
+    const { keys } = this;
+    this.lease = new RedisLease({
+      keys,
+      nodeId,
+      token: randomUUID(),
+      ttlMs: this.leaseTtlMs,
+      reapBatch: this.reapBatch,
+      logger: this.logger,
+      run: (fn) => this.run(fn),
+      onLapse: () => this.resync(),
+      onTaken: () => void this.channel.announce(true),
+    });
     // Without an 'error' listener ioredis prints every failed reconnect; outages are reported
     // through the rejections and ping() instead.
-    for (const c of [client, subscriber]) c.on('error', () => undefined);
+    client.on('error', () => undefined);
     // A reconnect is a 'ready' after a 'close' that followed an earlier 'ready'; failed attempts
     // while starting do not count.
     client.on('close', () => {
@@ -89,36 +102,39 @@ export class RedisManagerRegistry implements ManagerRegistry {
       if (this.lost && !this.closed) void this.afterReconnect();
       this.everReady = true;
     });
-    subscriber.on('message', (_channel: string, message: string) => this.dispatchEviction(message));
+    // A shard dropped out of a cluster (a failover): writes may have been lost with it.
+    if (isCluster(client)) {
+      client.on('-node', () => {
+        if (this.lease && !this.closed) this.lease.resyncOnNextTick = true;
+      });
+    }
     try {
-      await Promise.all([waitUntilReady(client, START_TIMEOUT_MS), waitUntilReady(subscriber, START_TIMEOUT_MS)]);
-      await this.loadScripts(client);
-      await this.tick();
-      await subscriber.subscribe(this.keys.evictionChannel(nodeId));
+      await waitUntilReady(client, START_TIMEOUT_MS);
+      await loadScripts(client, ALL_SCRIPTS);
+      await this.lease.tick();
+      await this.channel.start(START_TIMEOUT_MS);
     } catch (error) {
       await this.close();
       throw toRegistryError(error);
     }
-    this.timer = setInterval(() => void this.tick().catch(() => undefined), Math.max(1, Math.floor(this.leaseTtlMs / 3)));
+    this.timer = setInterval(() => void this.lease?.tick().catch(() => undefined), Math.max(1, Math.floor(this.leaseTtlMs / 3)));
     this.timer.unref();
   }
 
-  /** Stops the lease refresh and closes the connections; this node's entries stay (see layout). */
+  /**
+   * Stops the lease refresh and closes the connections. This node's entries stay, but stop
+   * counting at once: the lease is marked expired and the other nodes are told.
+   */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    this.evictionHandlers.clear();
     this.resyncHandlers.clear();
-    const { client, subscriber } = this;
-    // A graceful stop gives up the lease at once: this node's entries stop counting now, not a
-    // lease TTL later, while its clients are reconnecting elsewhere.
-    if (client?.status === 'ready') {
-      await client.eval(RELEASE_LEASE_SCRIPT, 1, this.keys.lease(this.nodeId), this.leaseToken).catch(() => undefined);
+    const { client } = this;
+    if (client?.status === 'ready' && this.lease) {
+      await this.lease.release().catch(() => undefined);
+      await this.channel.announce(false);
     }
-    if (subscriber) {
-      if (subscriber.status === 'ready') await subscriber.unsubscribe().catch(() => undefined);
-      await closeQuietly(subscriber);
-    }
+    if (client) await this.channel.close();
     if (client && !this.options.client) await closeQuietly(client);
   }
 
@@ -133,35 +149,31 @@ export class RedisManagerRegistry implements ManagerRegistry {
     }
   }
 
-  /** One atomic script: reaps the user's dead entries, then returns the existing one, admits or refuses. */
+  /** One atomic script on the user's slot: drops the user's dead entries, then confirms, admits or refuses. */
   async admit(record: ManagerRecord, limit: number): Promise<AdmitResult> {
-    let reply = await this.admitOnce(record, limit);
-    if (reply[0] === -1) {
-      // The lease lapsed before a tick noticed: renew it (which starts re-registration), then admit.
-      await this.tick();
-      reply = await this.admitOnce(record, limit);
-      if (reply[0] === -1) throw new RegistryUnavailableError(new Error(`the lease of node ${this.nodeId} cannot be held`));
-    }
+    // A lease not renewed within its TTL may have lapsed: renew it (which starts re-registration) first.
+    await this.lease?.ensure();
+    const pair = JSON.stringify([record.userId, record.managerId]);
+    const nodeSet = this.keys.node(record.nodeId);
+    const script = (c: RedisClient) =>
+      evalScript(c, ADMIT_SCRIPT, this.userKeys(record.userId), [...this.deadArgv(), record.managerId, record.context, JSON.stringify(record), limit]);
+    // The pair goes into the node set before the entry exists, so that the set stays a superset.
+    // One connection runs commands in order, so both can be sent at once; a cluster routes them
+    // to different shards, so there the second waits for the first.
+    const reply = (await this.run(async (c) => {
+      if (isCluster(c)) {
+        await c.sadd(nodeSet, pair);
+        return script(c);
+      }
+      return (await Promise.all([c.sadd(nodeSet, pair), script(c)]))[1];
+    })) as [number, number, string?];
     const [admitted, active, existing] = reply;
     const result: AdmitResult = { admitted: admitted === 1, active };
     if (existing !== undefined) result.existing = parseRecord(existing);
+    if (!result.admitted && result.existing?.managerId !== record.managerId) {
+      await this.run((c) => c.srem(nodeSet, pair)).catch(() => undefined); // a leftover pair is harmless
+    }
     return result;
-  }
-
-  private async admitOnce(record: ManagerRecord, limit: number): Promise<[number, number, string?]> {
-    return (await this.run((c) =>
-      evalScript(c, ADMIT_SCRIPT, this.userKeys(record.userId).concat(this.keys.lease(this.nodeId)), [
-        this.keys.prefix,
-        record.userId,
-        record.managerId,
-        record.context,
-        record.nodeId,
-        JSON.stringify(record),
-        limit,
-        this.leaseTtlMs,
-        this.leaseToken,
-      ]),
-    )) as [number, number, string?];
   }
 
   /** One record of a live node, or `null`. */
@@ -188,13 +200,16 @@ export class RedisManagerRegistry implements ManagerRegistry {
   async update(userId: string, managerId: string, patch: ManagerRecordPatch): Promise<void> {
     const lastActivityAt = patch.lastActivityAt === undefined ? '' : String(patch.lastActivityAt);
     const detachedAt = patch.detachedAt === undefined ? '' : patch.detachedAt === null ? 'null' : String(patch.detachedAt);
-    await this.run((c) => evalScript(c, UPDATE_SCRIPT, [this.keys.userManagers(userId)], [this.keys.prefix, managerId, lastActivityAt, detachedAt]));
+    await this.run((c) => evalScript(c, UPDATE_SCRIPT, [this.keys.userManagers(userId)], [managerId, lastActivityAt, detachedAt]));
   }
 
-  /** Removes an entry from all indexes; `true` only for the call that removed it. */
+  /** Removes an entry (then its node-set pair); `true` only for the call that removed it. */
   async remove(userId: string, managerId: string): Promise<boolean> {
-    const removed = await this.run((c) => evalScript(c, REMOVE_SCRIPT, this.userKeys(userId), [this.keys.prefix, userId, managerId]));
-    return removed === 1;
+    const owner = (await this.run((c) => evalScript(c, REMOVE_SCRIPT, this.userKeys(userId), ['0', managerId, '']))) as string | null;
+    if (typeof owner !== 'string') return false;
+    // After the entry: a pair left behind by a failure here is harmless (the set is a superset).
+    await this.run((c) => c.srem(this.keys.node(owner), JSON.stringify([userId, managerId]))).catch(() => undefined);
+    return true;
   }
 
   /**
@@ -205,13 +220,11 @@ export class RedisManagerRegistry implements ManagerRegistry {
   async scanNode(nodeId: string, cursor: string | undefined, count: number): Promise<RecordPage> {
     return this.run(async (c) => {
       const [next, members] = await c.sscan(this.keys.node(nodeId), cursor ?? '0', 'COUNT', count);
-      const pairs = [...new Set(members)].map((m) => JSON.parse(m) as [string, string]);
-      const pipeline = c.pipeline();
-      for (const [userId, managerId] of pairs) pipeline.hget(this.keys.userManagers(userId), managerId);
-      const replies = pairs.length === 0 ? [] : ((await pipeline.exec()) ?? []);
+      const pairs = [...new Set(members)].map(parsePair).filter((p) => p !== null);
+      // One HGET per pair, sent together (on a cluster they go to different shards).
+      const replies = await Promise.all(pairs.map(([userId, managerId]) => c.hget(this.keys.userManagers(userId), managerId)));
       const records: ManagerRecord[] = [];
-      for (const [error, json] of replies) {
-        if (error) throw error;
+      for (const json of replies) {
         const record = typeof json === 'string' ? parseRecord(json) : null;
         if (record?.nodeId === nodeId) records.push(record);
       }
@@ -221,37 +234,55 @@ export class RedisManagerRegistry implements ManagerRegistry {
 
   /** Publishes the request on the owner's channel; the caller still removes the entry itself. */
   async requestEviction(request: EvictionRequest): Promise<void> {
-    await this.run((c) => c.publish(this.keys.evictionChannel(request.record.nodeId), JSON.stringify(request)));
+    await this.run(() => this.channel.requestEviction(request));
   }
 
   /** Eviction requests published for this node; returns the unsubscribe. */
   onEvictionRequest(handler: (request: EvictionRequest) => void): () => void {
-    this.evictionHandlers.add(handler);
-    return () => this.evictionHandlers.delete(handler);
+    return this.channel.onEvictionRequest(handler);
+  }
+
+  /** Publishes `message` on `nodeId`'s channel; resolves with how many subscribers got it. */
+  sendToNode(nodeId: string, message: string): Promise<number> {
+    return this.run(() => this.channel.sendToNode(nodeId, message));
+  }
+
+  /** Messages sent to this node; returns the unsubscribe. */
+  onNodeMessage(handler: (message: string) => void): () => void {
+    return this.channel.onNodeMessage(handler);
   }
 
   /**
    * Calls `handler` whenever this node's entries may have stopped counting and the node counts
-   * again: after the connection came back from an outage, and when a lease tick (or an admission)
-   * finds the lease lapsed (the node or Redis was frozen past `leaseTtlMs`, Redis restarted
-   * empty, or ticks failed for longer than the lease). Returns the unsubscribe.
+   * again: after the connection came back from an outage (or a cluster shard failed over), and
+   * when a lease tick (or an admission) finds the lease lapsed (the node or Redis was frozen past
+   * `leaseTtlMs`, Redis restarted empty, or ticks failed for longer than the lease). Returns the
+   * unsubscribe.
    */
   onResync(handler: () => void): () => void {
     this.resyncHandlers.add(handler);
     return () => this.resyncHandlers.delete(handler);
   }
 
+  /** The lease table: every node with a lease or with entries not reaped yet, by Redis' clock. */
+  leases(): Promise<NodeLease[]> {
+    return this.lease ? this.lease.table() : Promise.resolve([]);
+  }
 
   private userKeys(userId: string): string[] {
     return [this.keys.userManagers(userId), this.keys.userContexts(userId)];
   }
 
+  private deadArgv(): readonly string[] {
+    return this.lease?.deadNodesArgv ?? ['0'];
+  }
+
   private read(userId: string, mode: 'get' | 'ctx' | 'list' | 'count', arg = ''): Promise<unknown> {
-    return this.run((c) => evalScript(c, READ_SCRIPT, this.userKeys(userId), [this.keys.prefix, mode, arg]));
+    return this.run((c) => evalScript(c, READ_SCRIPT, this.userKeys(userId), [...this.deadArgv(), mode, arg]));
   }
 
   /** Runs `fn` on the ready client; anything that smells of an outage becomes RegistryUnavailableError. */
-  private async run<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+  private async run<T>(fn: (client: RedisClient) => Promise<T>): Promise<T> {
     const client = this.client;
     if (!client || client.status !== 'ready') {
       throw new RegistryUnavailableError(new Error(`redis connection is ${client?.status ?? 'not started'}`));
@@ -263,41 +294,10 @@ export class RedisManagerRegistry implements ManagerRegistry {
     }
   }
 
-  /**
-   * Refreshes the lease and reaps a bounded batch of dead nodes' entries: one EVALSHA. A lease
-   * found gone or not ours, or a tick that could not reach Redis for longer than the lease, means
-   * other nodes may have reaped our entries: the resync handlers re-register them.
-   */
-  private async tick(): Promise<void> {
-    let held: boolean;
-    try {
-      const reply = (await this.run((c) =>
-        evalScript(c, TICK_SCRIPT, [this.keys.lease(this.nodeId), this.keys.nodes()], [this.keys.prefix, this.leaseTtlMs, this.leaseToken, this.reapBatch]),
-      )) as [number, number];
-      held = reply[1] === 1;
-      this.tickFailing = false;
-    } catch (error) {
-      if (!this.tickFailing) this.logger.warn(`could not refresh the registry lease of node ${this.nodeId}: ${String(error)}`);
-      this.tickFailing = true;
-      throw error;
-    }
-    const now = Date.now();
-    const lapsed = this.lastTickAt > 0 && (!held || now - this.lastTickAt >= this.leaseTtlMs);
-    this.lastTickAt = now;
-    if (lapsed && !this.closed) {
-      this.logger.warn(`the registry lease of node ${this.nodeId} lapsed; re-registering the managers it holds`);
-      this.resync();
-    }
-  }
-
-  private async loadScripts(client: Redis): Promise<void> {
-    await Promise.all(ALL_SCRIPTS.map((s) => client.script('LOAD', s.lua)));
-  }
-
   private async afterReconnect(): Promise<void> {
     try {
-      await this.loadScripts(this.client!);
-      await this.tick();
+      await loadScripts(this.client!, ALL_SCRIPTS);
+      await this.lease!.tick();
     } catch {
       return; // lost again; the next 'ready' retries
     }
@@ -308,14 +308,8 @@ export class RedisManagerRegistry implements ManagerRegistry {
   }
 
   private resync(): void {
+    if (this.closed) return;
     callEach(this.resyncHandlers, undefined, (error) => this.logger.error(`a registry resync handler failed: ${String(error)}`));
   }
 
-  private dispatchEviction(message: string): void {
-    const request = parseEvictionRequest(message);
-    if (request?.record.nodeId !== this.nodeId) return;
-    callEach(this.evictionHandlers, request, (error) =>
-      this.logger.error(`an eviction handler failed for manager ${request.record.managerId}: ${String(error)}`),
-    );
-  }
 }

@@ -11,11 +11,19 @@ export function parseNullableRecord(reply: unknown): ManagerRecord | null {
   return typeof reply === 'string' ? parseRecord(reply) : null;
 }
 
-/** An eviction request from the pub/sub channel; `null` for anything malformed. */
-export function parseEvictionRequest(message: string): EvictionRequest | null {
+/** What a node's channel carries: an eviction request or an opaque node message. */
+export type ChannelMessage = { kind: 'evict'; request: EvictionRequest; message?: undefined } | { kind: 'message'; message: string; request?: undefined };
+
+/**
+ * A message from a node's channel (`{"t":"evict","r":request}` or `{"t":"msg","m":string}`);
+ * `null` for anything malformed.
+ */
+export function parseChannelMessage(raw: string): ChannelMessage | null {
   try {
-    const request = JSON.parse(message) as Partial<EvictionRequest> | null;
-    return typeof request?.record?.managerId === 'string' ? (request as EvictionRequest) : null;
+    const envelope = JSON.parse(raw) as { t?: unknown; r?: Partial<EvictionRequest> | null; m?: unknown } | null;
+    if (envelope?.t === 'msg' && typeof envelope.m === 'string') return { kind: 'message', message: envelope.m };
+    if (envelope?.t === 'evict' && typeof envelope.r?.record?.managerId === 'string') return { kind: 'evict', request: envelope.r as EvictionRequest };
+    return null;
   } catch {
     return null;
   }

@@ -10,57 +10,52 @@ export interface RedisScript {
   readonly sha: string;
 }
 
-function script(name: string, body: string): RedisScript {
-  const lua = PRELUDE + body;
+function script(name: string, prelude: string, body: string): RedisScript {
+  const lua = prelude + body;
   return { name, lua, sha: createHash('sha1').update(lua).digest('hex') };
 }
 
-// Shared helpers. Key names mirror RedisKeys. Liveness is memoised per call because a user's
-// entries usually live on a handful of nodes. `drop` removes one entry from all three indexes,
-// so an entry is either fully present or fully gone (`popped`: the reaper already SPOPped it).
-const PRELUDE = `
-local P = ARGV[1]
-local alive = {}
-local function live(node)
-  local v = alive[node]
-  if v == nil then
-    v = redis.call('EXISTS', P .. 'lease:' .. node) == 1
-    alive[node] = v
-  end
-  return v
-end
-local function drop(mKey, ctxKey, userId, id, rec, popped)
-  redis.call('HDEL', mKey, id)
-  if redis.call('HGET', ctxKey, rec.context) == id then redis.call('HDEL', ctxKey, rec.context) end
-  if not popped then redis.call('SREM', P .. 'node:' .. rec.nodeId .. ':m', cjson.encode({userId, id})) end
+// Per-user scripts touch only the user's two hashes (KEYS, one slot). Liveness comes from the
+// caller: ARGV[1] is how many dead nodes follow, ARGV[2..] their ids (the caller's view as of its
+// last lease tick); a node not named counts as alive, so nothing live is ever dropped. The
+// script's own arguments follow, as A[1..]. `drop` removes one entry from both hashes; the node
+// set is the caller's business (it lives in another slot).
+const USER_PRELUDE = `
+local nDead = tonumber(ARGV[1])
+local dead = {}
+for i = 2, nDead + 1 do dead[ARGV[i]] = true end
+local A = {}
+for i = nDead + 2, #ARGV do A[#A + 1] = ARGV[i] end
+local function live(node) return not dead[node] end
+local function drop(id, rec)
+  redis.call('HDEL', KEYS[1], id)
+  if redis.call('HGET', KEYS[2], rec.context) == id then redis.call('HDEL', KEYS[2], rec.context) end
 end
 `;
 
 /**
- * Admission. KEYS: user managers, user contexts, caller's lease. ARGV: prefix, userId, managerId,
- * context, nodeId, record JSON, limit, leaseTtlMs, lease token. Returns `{-1, 0}` when the
- * caller's lease is not its own (it lapsed: the caller must renew it and re-register before it
- * admits anything). Otherwise reaps the user's entries of dead nodes, then returns
- * `{0, active, existingJson}` (same managerId confirmed, or the context held by another),
- * `{0, active}` (full; a confirmed managerId past the limit is dropped) or `{1, active}` (added).
+ * Admission. KEYS: user managers, user contexts. A: managerId, context, record JSON, limit.
+ * Drops the user's entries of dead nodes, then returns `{0, active, existingJson}` (same
+ * managerId confirmed, or the context held by another), `{0, active}` (full; a confirmed
+ * managerId past the limit is dropped) or `{1, active}` (added).
  */
 export const ADMIT_SCRIPT = script(
   'admit',
+  USER_PRELUDE,
   `
-local userId, managerId, context, nodeId = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-if redis.call('GET', KEYS[3]) ~= ARGV[9] then return {-1, 0} end
+local managerId, context, limit = A[1], A[2], tonumber(A[4])
 local flat = redis.call('HGETALL', KEYS[1])
 local count = 0
 for i = 1, #flat, 2 do
   local rec = cjson.decode(flat[i + 1])
-  if live(rec.nodeId) then count = count + 1 else drop(KEYS[1], KEYS[2], userId, flat[i], rec) end
+  if live(rec.nodeId) then count = count + 1 else drop(flat[i], rec) end
 end
 local same = redis.call('HGET', KEYS[1], managerId)
 if same then
   -- Over the limit only after instances admitted while cut off from each other: the caller
   -- re-registering drops its stalest entries first, and evicts them.
-  if count > tonumber(ARGV[7]) then
-    drop(KEYS[1], KEYS[2], userId, managerId, cjson.decode(same))
+  if count > limit then
+    drop(managerId, cjson.decode(same))
     return {0, count - 1}
   end
   return {0, count, same}
@@ -71,41 +66,47 @@ if existingId then
   if existing then return {0, count, existing} end
   redis.call('HDEL', KEYS[2], context)
 end
-if count >= tonumber(ARGV[7]) then return {0, count} end
-redis.call('HSET', KEYS[1], managerId, ARGV[6])
+if count >= limit then return {0, count} end
+redis.call('HSET', KEYS[1], managerId, A[3])
 redis.call('HSET', KEYS[2], context, managerId)
-redis.call('SADD', P .. 'node:' .. nodeId .. ':m', cjson.encode({userId, managerId}))
-redis.call('SADD', P .. 'nodes', nodeId)
 return {1, count + 1}
 `,
 );
 
-/** Removal. KEYS: user managers, user contexts. ARGV: prefix, userId, managerId. 1 only if removed. */
+/**
+ * Removal. KEYS: user managers, user contexts. A: managerId, owner (`''` = any). Removes the
+ * entry only if it is held by `owner` (the reaper passes the dead node, so that an entry a live
+ * node re-took meanwhile survives). Returns the removed entry's nodeId, or nil (`null`).
+ */
 export const REMOVE_SCRIPT = script(
   'remove',
+  USER_PRELUDE,
   `
-local json = redis.call('HGET', KEYS[1], ARGV[3])
-if not json then return 0 end
-drop(KEYS[1], KEYS[2], ARGV[2], ARGV[3], cjson.decode(json))
-return 1
+local json = redis.call('HGET', KEYS[1], A[1])
+if not json then return false end
+local rec = cjson.decode(json)
+if A[2] ~= '' and rec.nodeId ~= A[2] then return false end
+drop(A[1], rec)
+return rec.nodeId
 `,
 );
 
 /**
  * Read-only lookups that skip entries of dead nodes. KEYS: user managers, user contexts.
- * ARGV: prefix, mode (`list` | `count` | `get` | `ctx`), managerId or context.
+ * A: mode (`list` | `count` | `get` | `ctx`), managerId or context.
  */
 export const READ_SCRIPT = script(
   'read',
+  USER_PRELUDE,
   `
-local mode = ARGV[2]
+local mode = A[1]
 local function liveJson(json)
   if json and live(cjson.decode(json).nodeId) then return json end
   return false
 end
-if mode == 'get' then return liveJson(redis.call('HGET', KEYS[1], ARGV[3])) end
+if mode == 'get' then return liveJson(redis.call('HGET', KEYS[1], A[2])) end
 if mode == 'ctx' then
-  local id = redis.call('HGET', KEYS[2], ARGV[3])
+  local id = redis.call('HGET', KEYS[2], A[2])
   if not id then return false end
   return liveJson(redis.call('HGET', KEYS[1], id))
 end
@@ -121,55 +122,78 @@ return out
 
 /**
  * Patch of owner-reported fields, only if the record exists. KEYS: user managers.
- * ARGV: prefix, managerId, lastActivityAt (`''` = keep), detachedAt (`''` = keep, `null`).
+ * ARGV: managerId, lastActivityAt (`''` = keep), detachedAt (`''` = keep, `null`).
  */
 export const UPDATE_SCRIPT = script(
   'update',
+  '',
   `
-local json = redis.call('HGET', KEYS[1], ARGV[2])
+local json = redis.call('HGET', KEYS[1], ARGV[1])
 if not json then return 0 end
 local rec = cjson.decode(json)
-if ARGV[3] ~= '' then rec.lastActivityAt = tonumber(ARGV[3]) end
-if ARGV[4] == 'null' then rec.detachedAt = cjson.null elseif ARGV[4] ~= '' then rec.detachedAt = tonumber(ARGV[4]) end
-redis.call('HSET', KEYS[1], ARGV[2], cjson.encode(rec))
+if ARGV[2] ~= '' then rec.lastActivityAt = tonumber(ARGV[2]) end
+if ARGV[3] == 'null' then rec.detachedAt = cjson.null elseif ARGV[3] ~= '' then rec.detachedAt = tonumber(ARGV[3]) end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
+return 1
+`,
+);
+
+// Lease scripts touch only the lease table (KEYS: deadlines zset, tokens hash; one slot) and
+// take the time from Redis, so that every node judges deadlines by the same clock.
+const LEASE_PRELUDE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+/**
+ * Lease tick: O(log nodes + dead returned), whatever the fleet size. ARGV: nodeId, leaseTtlMs,
+ * token, max dead nodes to return. Sets the caller's deadline to now + ttl, then returns
+ * `{held, deadNodes}`: `held` is 0 when the caller's deadline had passed, was missing or was
+ * another process's (the lease lapsed; its entries may have been reaped meanwhile).
+ */
+export const TICK_SCRIPT = script(
+  'tick',
+  LEASE_PRELUDE,
+  `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local held = score ~= false and tonumber(score) > now and redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[3]
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+local deadNodes = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
+if held then return {1, deadNodes} end
+return {0, deadNodes}
+`,
+);
+
+/**
+ * Graceful stop: marks the caller's lease as expired (deadline 0) if it is still the caller's,
+ * so that its entries stop counting and get reaped. ARGV: nodeId, token. 1 if released.
+ */
+export const RELEASE_SCRIPT = script(
+  'release',
+  '',
+  `
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('ZADD', KEYS[1], 0, ARGV[1])
 return 1
 `,
 );
 
 /**
- * Lease tick: refreshes the caller's lease, then reaps at most `budget` entries of nodes whose
- * lease is gone. KEYS: caller's lease, nodes set. ARGV: prefix, leaseTtlMs, lease token, budget.
- * Returns `{reaped, held}`: `held` is 0 when the lease was gone or not the caller's before this
- * refresh, i.e. it lapsed and the caller's entries may have been reaped meanwhile.
+ * Forgets a dead node whose entries were all reaped, unless it renewed its lease meanwhile.
+ * ARGV: nodeId. 1 if forgotten.
  */
-export const TICK_SCRIPT = script(
-  'tick',
+export const FORGET_SCRIPT = script(
+  'forget',
+  LEASE_PRELUDE,
   `
-local held = redis.call('GET', KEYS[1]) == ARGV[3]
-redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
-local budget = tonumber(ARGV[4])
-local reaped = 0
-for _, node in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  if reaped >= budget then break end
-  if not live(node) then
-    local setKey = P .. 'node:' .. node .. ':m'
-    for _, member in ipairs(redis.call('SPOP', setKey, budget - reaped)) do
-      local pair = cjson.decode(member)
-      local mKey, ctxKey = P .. 'user:' .. pair[1] .. ':m', P .. 'user:' .. pair[1] .. ':ctx'
-      local json = redis.call('HGET', mKey, pair[2])
-      if json then
-        local rec = cjson.decode(json)
-        if rec.nodeId == node then drop(mKey, ctxKey, pair[1], pair[2], rec, true) end
-      end
-      reaped = reaped + 1
-    end
-    if redis.call('EXISTS', setKey) == 0 then redis.call('SREM', KEYS[2], node) end
-  end
-end
-if held then return {reaped, 1} end
-return {reaped, 0}
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score == false or tonumber(score) > now then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
 `,
 );
 
 /** Every script, for SCRIPT LOAD at start and after a reconnect. */
-export const ALL_SCRIPTS: readonly RedisScript[] = [ADMIT_SCRIPT, REMOVE_SCRIPT, READ_SCRIPT, UPDATE_SCRIPT, TICK_SCRIPT];
+export const ALL_SCRIPTS: readonly RedisScript[] = [ADMIT_SCRIPT, REMOVE_SCRIPT, READ_SCRIPT, UPDATE_SCRIPT, TICK_SCRIPT, RELEASE_SCRIPT, FORGET_SCRIPT];
