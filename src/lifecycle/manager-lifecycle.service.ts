@@ -28,15 +28,12 @@ export class ManagerLifecycleService implements OnModuleDestroy {
   );
 
   /**
-   * Publishes an event, stamping `at` with the current time. The object given is stamped and
-   * published as is (callers pass a fresh literal): no copy per event. With no subscriber at all
-   * nothing is done: admission emits several events and the benchmark counted each.
+   * Publishes a copy of the event stamped with `at` (the caller's object is left alone: it may be
+   * shared or frozen). With no subscriber at all nothing is done: admission emits several events.
    */
   emit(event: Without<ManagerLifecycleEvent, 'at'>): void {
     if (!this.subject.observed) return;
-    const stamped = event as ManagerLifecycleEvent;
-    stamped.at = Date.now();
-    this.subject.next(stamped);
+    this.subject.next({ ...event, at: Date.now() } as ManagerLifecycleEvent);
   }
 
   onModuleDestroy(): void {
