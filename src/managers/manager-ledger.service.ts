@@ -270,6 +270,24 @@ export class ManagerLedger {
     return this.reRegistering;
   }
 
+  /**
+   * When the leases of instances that stopped renewing them run out, as epoch ms, for the
+   * refusal's hint. A live instance renews every TTL/3, so its lease never has less than about
+   * 2/3 of the TTL left; one below 60 % missed a renewal. Empty when the registry has no leases
+   * or cannot say.
+   */
+  async silentLeaseExpiries(now: number): Promise<Map<string, number>> {
+    const expiries = new Map<string, number>();
+    if (!this.registry.leases) return expiries;
+    const table = await this.call('leases', (r) => r.leases!()).catch(() => []);
+    // Admissions here see a lapse at this instance's next tick: add one tick period.
+    const seenAfter = Math.ceil(this.options.leaseTtlMs / 3);
+    for (const { nodeId, remainingMs } of table) {
+      if (nodeId !== this.options.nodeId && remainingMs > 0 && remainingMs < this.options.leaseTtlMs * 0.6) expiries.set(nodeId, now + remainingMs + seenAfter);
+    }
+    return expiries;
+  }
+
   /** How many managers the registry counts for the user (this instance's count if it cannot say). */
   async countUser(userId: string): Promise<number> {
     try {

@@ -4,6 +4,7 @@ import {
   RegistryEventsService,
   RegistryReplyError,
   RegistryUnavailableError,
+  WebSocketManagerMetrics,
   type AdmitResult,
   type ManagerRecord,
   type WsManagerOptions,
@@ -94,6 +95,7 @@ describe('ManagerLedger', () => {
       const error = await bed.factory.acquire({ userId: 'u', context: 'a', socket: pair.server }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RegistryReplyError);
       expect(recorder.events.filter((e) => e.type === 'registry_error')).toMatchObject([{ operation: 'admit', message: expect.stringContaining('invalid unicode') }]);
+      expect(await bed.module.get(WebSocketManagerMetrics).metrics()).toContain('ws_manager_registry_errors_total{operation="admit"} 1');
       expect(bed.factory.listLocal('u')).toHaveLength(0);
       recorder.stop();
     });
