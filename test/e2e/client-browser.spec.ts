@@ -288,12 +288,14 @@ describe.skipIf(lookup.skipReason !== undefined)(`client in the browser (Chromiu
     expect(after.session).toMatchObject({ context: before.context, resumed: false }); // the in-memory registry died with the process
   }, 120_000);
 
-  it('the same with the Redis registry: the page comes back to its context, and the user holds one manager', async () => {
+  it('the same with the Redis registry: the page resumes the same manager the registry kept, and the user holds one', async () => {
     await requireRedis();
     const prefix = uniquePrefix();
     try {
       const { before, after } = await restartUnderPage({ WS_REGISTRY: 'redis', WS_REDIS_URL: REDIS_URL, WS_REDIS_KEY_PREFIX: prefix, WS_NODE_ID: 'restart-node' });
       expect(after.session!.context).toBe(before.context);
+      // The restarted instance (same WS_NODE_ID) takes back the session the registry kept.
+      expect(after.session).toMatchObject({ managerId: before.session!.managerId, resumed: true });
       const registry = await startRedisRegistry('observer', { keyPrefix: prefix });
       try {
         expect((await registry.listByUser('restart-user')).map((r) => [r.managerId, r.context])).toEqual([[after.session!.managerId, before.context]]);
