@@ -20,7 +20,8 @@ export { ManagedConnection, type SendLimit } from './managers/managed-connection
 export { ConnectionList } from './managers/connection-list.js';
 export { sendBounded, SLOW_CONSUMER_CLOSE_CODE, SLOW_CONSUMER_REASON, type BoundedSendResult } from './managers/bounded-send.js';
 export { LocalManagerStore } from './managers/local-manager.store.js';
-export { ManagerLedger, type Confirmation, type Removal, type ReRegistration } from './managers/manager-ledger.service.js';
+export { ManagerLedger, type Confirmation, type Removal } from './managers/manager-ledger.service.js';
+export { ManagerReconciler, type ReRegistration } from './managers/manager-reconciler.service.js';
 export { RegistryEventsService } from './managers/registry-events.service.js';
 export { MessageDeliveryService } from './managers/message-delivery.service.js';
 export type { DeliveryResult, InstanceDelivery, DeliveryOptions } from './managers/delivery-result.js';

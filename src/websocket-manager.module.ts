@@ -16,6 +16,7 @@ import { LifecycleLoggerService } from './lifecycle/lifecycle-logger.service.js'
 import { ManagerLifecycleService } from './lifecycle/manager-lifecycle.service.js';
 import { LocalManagerStore } from './managers/local-manager.store.js';
 import { ManagerLedger } from './managers/manager-ledger.service.js';
+import { ManagerReconciler } from './managers/manager-reconciler.service.js';
 import { MessageDeliveryService } from './managers/message-delivery.service.js';
 import { RegistryEventsService } from './managers/registry-events.service.js';
 import { WebSocketManagerFactory } from './managers/websocket-manager.factory.js';
@@ -36,6 +37,7 @@ export interface WebSocketManagerModuleExtras {
 const EXPORTED_SERVICES = [
   LocalManagerStore,
   ManagerLedger,
+  ManagerReconciler,
   ManagerLifecycleService,
   HealthAssessmentService,
   HeartbeatService,

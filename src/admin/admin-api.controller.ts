@@ -21,6 +21,7 @@ import { MANAGER_REGISTRY } from '../config/ws-manager.constants.js';
 import { HealthAssessmentService } from '../health/health-assessment.service.js';
 import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
 import { LocalManagerStore } from '../managers/local-manager.store.js';
+import { ManagerLedger } from '../managers/manager-ledger.service.js';
 import type { ManagerRegistry } from '../registry/manager-registry.interface.js';
 import { AdminAccessGuard } from './admin-access.guard.js';
 import { AdminClusterReader, type AdminNodeView } from './admin-cluster.reader.js';
@@ -51,6 +52,7 @@ export class AdminApiController {
     private readonly health: HealthAssessmentService,
     private readonly cleanup: EmergencyCleanupService,
     private readonly store: LocalManagerStore,
+    private readonly ledger: ManagerLedger,
     private readonly lifecycle: ManagerLifecycleService,
     private readonly overviews: AdminOverviewService,
     private readonly users: UserCountIndex,
@@ -84,11 +86,12 @@ export class AdminApiController {
   async evict(@Param('userId') userId: string, @Param('managerId') managerId: string): Promise<AdminEvictionResult> {
     adminIdOrThrow('userId', userId);
     adminIdOrThrow('managerId', managerId);
-    return this.store.lock.run(userId, async () => {
+    // Looked up and removed under the user's lock (the ledger's *Locked methods expect it held).
+    return this.ledger.withUser(userId, async () => {
       const local = this.store.get(managerId);
       const record = local && local.userId === userId ? local.toRecord() : await this.registry.get(userId, managerId);
       if (!record) throw new NotFoundException(`user has no manager ${managerId}`);
-      const outcome = await this.cleanup.removeOne(userId, managerId, record.nodeId, 'manual', 'admin', 'manual');
+      const outcome = await this.ledger.removeLocked(userId, managerId, record.nodeId, 'manual', 'admin', 'manual');
       return { managerId, ...outcome };
     });
   }

@@ -9,6 +9,7 @@ import { HealthClass, type HealthAssessment } from '../health/health-class.js';
 import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
 import { LocalManagerStore } from '../managers/local-manager.store.js';
 import { ManagerLedger } from '../managers/manager-ledger.service.js';
+import { ManagerReconciler } from '../managers/manager-reconciler.service.js';
 import type { WebSocketManager } from '../managers/websocket-manager.js';
 import type { ManagerRegistry } from '../registry/manager-registry.interface.js';
 import { selectCleanupCandidates } from './cleanup-candidates.js';
@@ -56,6 +57,7 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
     private readonly health: HealthAssessmentService,
     private readonly cleanup: EmergencyCleanupService,
     private readonly ledger: ManagerLedger,
+    private readonly reconciler: ManagerReconciler,
     private readonly lifecycle: ManagerLifecycleService,
     private readonly scheduler: SchedulerRegistry,
   ) {}
@@ -227,12 +229,12 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
     for (const manager of this.store.values()) {
       if (manager.registrySweepId !== sweepId && manager.createdAt < sweepStartedAt) missing.push(manager);
       if (++visited % this.options.sweepSliceSize === 0) {
-        await this.ledger.settle(missing, 'registry_lost');
+        await this.reconciler.settle(missing, 'registry_lost');
         missing = [];
         await yieldToLoop();
       }
     }
-    await this.ledger.settle(missing, 'registry_lost');
+    await this.reconciler.settle(missing, 'registry_lost');
   }
 }
 

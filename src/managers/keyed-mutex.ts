@@ -8,13 +8,19 @@
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<unknown>>();
 
-  /** @param maxWaitMs How long a section waits for the one before it before running anyway. */
-  constructor(private readonly maxWaitMs = 30_000) {}
+  /**
+   * @param maxWaitMs How long a section waits for the one before it before running anyway.
+   * @param onExpired Told when that happened (a section that hangs, or one that waits for its own key).
+   */
+  constructor(
+    private readonly maxWaitMs = 30_000,
+    private readonly onExpired: (key: string) => void = () => undefined,
+  ) {}
 
   /** Runs `section` after every section queued before it for `key`; a failure does not block the next. */
   async run<T>(key: string, section: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key);
-    const current = previous ? this.bounded(previous).then(section) : section();
+    const current = previous ? this.bounded(key, previous).then(section) : section();
     const tail = current.catch(() => undefined);
     this.tails.set(key, tail);
     try {
@@ -29,10 +35,13 @@ export class KeyedMutex {
     return this.tails.has(key);
   }
 
-  private bounded(previous: Promise<unknown>): Promise<unknown> {
+  private bounded(key: string, previous: Promise<unknown>): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.maxWaitMs);
+      timer = setTimeout(() => {
+        this.onExpired(key);
+        resolve();
+      }, this.maxWaitMs);
       timer.unref();
     });
     return Promise.race([previous, expired]).finally(() => clearTimeout(timer));

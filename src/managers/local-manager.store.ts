@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import { logSafe } from '../lifecycle/log-safe.js';
 import type { WebSocket } from 'ws';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { ManagedConnection } from './managed-connection.js';
@@ -11,8 +12,13 @@ import type { WebSocketManager } from './websocket-manager.js';
  */
 @Injectable()
 export class LocalManagerStore {
-  /** Per-user lock shared by admission, cleanup, release and reconciliation. */
-  readonly lock = new KeyedMutex();
+  /**
+   * Per-user lock shared by admission, cleanup, release and reconciliation. Registry calls under
+   * it are bounded (`registryTimeoutMs`); a section still waiting after 30 s runs anyway and says so.
+   */
+  readonly lock = new KeyedMutex(30_000, (userId) =>
+    new Logger('WebSocketManager').warn(`user ${logSafe(userId)}'s lock was held for 30 s; the next section ran anyway (a hung call, or a section waiting for its own user)`),
+  );
   private readonly byId = new Map<string, WebSocketManager>();
   private readonly byUser = new Map<string, Map<string, WebSocketManager>>();
   private readonly bySocket = new WeakMap<WebSocket, ManagedConnection>();

@@ -28,26 +28,17 @@ export interface Removal {
   closeFailed: boolean;
 }
 
-/** Outcome of a re-registration of everything held here. */
-export interface ReRegistration {
-  /** Managers held here afterwards, all counted. */
-  kept: number;
-  /** Managers closed because they no longer fit or their context moved to another instance. */
-  evicted: number;
-}
-
 /**
  * The one home of "who holds what": every change to the socket ↔ connection ↔ manager index and
  * to the registry goes through here, under the user's lock, and updates both sides or settles
  * them against each other. Admission, resume, join, release, cleanup, remote eviction,
- * reconciliation and re-registration all use it; nothing else writes either side.
+ * reconciliation and re-registration (`ManagerReconciler`) all use it; nothing else writes
+ * either side.
  */
 @Injectable()
 export class ManagerLedger {
   private readonly logger = new Logger('WebSocketManager');
   private readonly limits = new Map<string, number>();
-  private reRegistering: Promise<ReRegistration> | null = null;
-  private reRegisterAgain = false;
   private lastSyncWarningAt = 0;
 
   constructor(
@@ -224,50 +215,21 @@ export class ManagerLedger {
   }
 
   /**
-   * Settles managers held here that the registry may no longer count (each under its user's
-   * lock): re-counted when there is room, closed with 4002 when another manager holds the
-   * context, evicted with `reasonWhenFull` otherwise. Returns how many were closed.
+   * When the leases of instances that stopped renewing them run out, as epoch ms, for the
+   * refusal's hint. A live instance renews every TTL/3, so its lease never has less than about
+   * 2/3 of the TTL left; one below 60 % missed a renewal. Empty when the registry has no leases
+   * or cannot say.
    */
-  async settle(managers: Iterable<WebSocketManager>, reasonWhenFull: string): Promise<number> {
-    let closed = 0;
-    for (const manager of managers) {
-      await this.withUser(manager.userId, async () => {
-        if (this.store.get(manager.id) === manager && !(await this.settleLocked(manager, reasonWhenFull))) closed++;
-      });
+  async silentLeaseExpiries(now: number): Promise<Map<string, number>> {
+    const expiries = new Map<string, number>();
+    if (!this.registry.leases) return expiries;
+    const table = await this.call('leases', (r) => r.leases!()).catch(() => []);
+    // Admissions here see a lapse at this instance's next tick: add one tick period.
+    const seenAfter = Math.ceil(this.options.leaseTtlMs / 3);
+    for (const { nodeId, remainingMs } of table) {
+      if (nodeId !== this.options.nodeId && remainingMs > 0 && remainingMs < this.options.leaseTtlMs * 0.6) expiries.set(nodeId, now + remainingMs + seenAfter);
     }
-    return closed;
-  }
-
-  /**
-   * Re-registers everything held here after the registry may have lost it (an outage, a lapsed
-   * lease): each user's managers most recently active first, so that what no longer fits is the
-   * stalest, evicted with `lease_lost`. One run at a time; a request during a run runs again after.
-   */
-  reRegisterAll(): Promise<ReRegistration> {
-    if (this.reRegistering) {
-      this.reRegisterAgain = true;
-      return this.reRegistering;
-    }
-    const run = async (): Promise<ReRegistration> => {
-      const total: ReRegistration = { kept: 0, evicted: 0 };
-      do {
-        this.reRegisterAgain = false;
-        const users = [...this.store.users()];
-        await Promise.all(
-          Array.from({ length: Math.min(16, users.length) }, async () => {
-            for (let userId = users.pop(); userId !== undefined; userId = users.pop()) {
-              const held = this.store.listByUser(userId).sort((a, b) => b.lastActivityAt - a.lastActivityAt);
-              total.evicted += await this.settle(held, 'lease_lost');
-            }
-          }),
-        );
-      } while (this.reRegisterAgain);
-      total.kept = this.store.size;
-      this.logger.log(`re-registered ${total.kept} managers; evicted ${total.evicted} that no longer fit or moved`);
-      return total;
-    };
-    this.reRegistering = run().finally(() => (this.reRegistering = null));
-    return this.reRegistering;
+    return expiries;
   }
 
   /** How many managers the registry counts for the user (this instance's count if it cannot say). */
@@ -277,17 +239,6 @@ export class ManagerLedger {
     } catch {
       return this.store.listByUser(userId).length;
     }
-  }
-
-  /** `false` when the manager was closed. A registry outage keeps it (the next resync retries). */
-  private async settleLocked(manager: WebSocketManager, reasonWhenFull: string): Promise<boolean> {
-    const confirmation = await this.confirmLocked(manager, this.limitOf(manager.userId)).catch((error: unknown) => {
-      if (error instanceof RegistryReplyError) throw error;
-      return null;
-    });
-    if (!confirmation || confirmation.kind === 'counted') return true;
-    this.dropLocal(manager, 'reconcile', confirmation.kind === 'taken' ? 'superseded' : reasonWhenFull, 'emergency');
-    return false;
   }
 
   /** Closes a manager's sockets and stops holding it; `false` when a close threw. */

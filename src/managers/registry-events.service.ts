@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { MANAGER_REGISTRY } from '../config/ws-manager.constants.js';
 import type { ManagerRegistry } from '../registry/manager-registry.interface.js';
-import { ManagerLedger, type ReRegistration } from './manager-ledger.service.js';
+import { ManagerLedger } from './manager-ledger.service.js';
+import { ManagerReconciler, type ReRegistration } from './manager-reconciler.service.js';
 
 /**
  * What the registry tells this instance: eviction requests from cleanup on other instances (this
@@ -17,6 +18,7 @@ export class RegistryEventsService implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(MANAGER_REGISTRY) private readonly registry: ManagerRegistry,
     private readonly ledger: ManagerLedger,
+    private readonly reconciler: ManagerReconciler,
   ) {}
 
   onModuleInit(): void {
@@ -41,6 +43,6 @@ export class RegistryEventsService implements OnModuleInit, OnModuleDestroy {
    * meanwhile is closed with 4002.
    */
   reRegister(): Promise<ReRegistration> {
-    return this.ledger.reRegisterAll();
+    return this.reconciler.reRegisterAll();
   }
 }

@@ -192,9 +192,13 @@ export class WebSocketManagerFactory {
     const record: ManagerRecord = { managerId: randomUUID(), userId, context, nodeId: this.options.nodeId, createdAt: now, lastActivityAt: now, detachedAt: null };
     let cleanup: CleanupReport | null = null;
     let result = await this.admit(record, limit);
-    if (!result.admitted && request.emergencyCleanup !== false) {
+    if (!result.admitted && !result.adopt && request.emergencyCleanup !== false) {
       cleanup = await this.cleanup.runForUserLocked(userId, { ...this.cleanup.emergencyPlan(), limit });
       result = await this.admit(record, limit);
+    }
+    if (result.adopt) {
+      const adopted = this.ledger.createLocked(result.adopt, limit);
+      return { manager: adopted, connection: this.ledger.attachLocked(adopted, socket, true), resumed: true, limit, active: result.active, cleanup };
     }
     if (!result.admitted) {
       const error = await this.refusal(userId, limit, result.active, cleanup, context);
@@ -212,12 +216,18 @@ export class WebSocketManagerFactory {
    * instance's, or an orphan of this one) is superseded: the newest connection wins and the old
    * holder closes it with 4002. Returns only "admitted" or "full".
    */
-  private async admit(record: ManagerRecord, limit: number): Promise<AdmitResult> {
+  private async admit(record: ManagerRecord, limit: number): Promise<AdmitResult & { adopt?: ManagerRecord }> {
     for (let attempt = 0; attempt < SUPERSEDE_ATTEMPTS; attempt++) {
       const result = await this.ledger.admitLocked(record, limit);
       const { existing } = result;
       if (!existing) return result;
-      const reason = existing.nodeId === this.options.nodeId ? 'registry_orphan' : 'superseded';
+      // An entry of this instance's own id with no manager here: this process restarted (same
+      // WS_NODE_ID) and the registry kept the session. Inside its resume window it is taken back
+      // (same managerId; what it had buffered died with the old process); past it, removed.
+      const own = existing.nodeId === this.options.nodeId;
+      const resumable = existing.detachedAt === null || Date.now() - existing.detachedAt < this.options.resumeWindowMs;
+      if (own && resumable) return { ...result, adopt: existing };
+      const reason = own ? 'resume_window_expired' : 'superseded';
       await this.ledger.removeLocked(existing.userId, existing.managerId, existing.nodeId, 'reconcile', reason, 'emergency');
     }
     throw new ContextBusyError(record.userId, record.context);
@@ -234,7 +244,8 @@ export class WebSocketManagerFactory {
   private async refusal(userId: string, limit: number, active: number, cleanup: CleanupReport | null, context: string): Promise<ManagerLimitExceededError> {
     const now = Date.now();
     const assessments = await this.health.assessUser(userId, now).catch(() => []);
-    const hint = retryAfter(assessments, this.options, now);
+    const remote = assessments.some((a) => !a.local && a.nodeId !== this.options.nodeId);
+    const hint = retryAfter(assessments, this.options, now, remote ? await this.ledger.silentLeaseExpiries(now) : undefined);
     return new ManagerLimitExceededError(userId, limit, active, hint.retryAfterMs, cleanup, context, hint.reason);
   }
 }

@@ -22,6 +22,7 @@ export const WS_METRIC_NAMES = {
   cleanupSuccesses: `${P}cleanup_successes_total`,
   managersByHealth: `${P}managers_by_health`,
   sweepFailures: `${P}sweep_failures_total`,
+  registryErrors: `${P}registry_errors_total`,
 } as const;
 
 /** Buckets of `ws_manager_cleanup_duration_seconds`: a sweep slice to a probe-bound emergency run. */
@@ -46,6 +47,7 @@ export interface WebSocketManagerMetricSet {
   cleanupSuccesses: Counter<'trigger'>;
   managersByHealth: Gauge<'class'>;
   sweepFailures: Counter;
+  registryErrors: Counter<'operation'>;
 }
 
 /** Classifies one manager held here (`HealthAssessmentService.classOf`). */
@@ -147,6 +149,11 @@ export function defineWebSocketManagerMetrics(registry: Registry, store: LocalMa
     name: N.sweepFailures,
     help: 'Scheduled sweeps that threw before finishing (the schedule goes on; see the error log).',
   });
+  const registryErrors = getOrCreateCounter(registry, {
+    name: N.registryErrors,
+    help: 'Registry calls answered with an error (a bug such as a script error, not an outage), by operation; admissions they hit close with 1011.',
+    labelNames: ['operation'] as const,
+  });
   return {
     managers,
     connections,
@@ -162,5 +169,6 @@ export function defineWebSocketManagerMetrics(registry: Registry, store: LocalMa
     cleanupSuccesses,
     managersByHealth,
     sweepFailures,
+    registryErrors,
   };
 }

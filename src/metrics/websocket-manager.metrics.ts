@@ -50,7 +50,8 @@ export const wsMetricsRegistryProvider: Provider = {
  * - `heartbeat_terminated` → `heartbeat_terminations_total`;
  * - `slow_consumer_closed` → `slow_consumer_closes_total`;
  * - `rate_limited` → `rate_limited_total{scope,action="warned"|"closed"}`;
- * - `sweep_failed` → `sweep_failures_total`.
+ * - `sweep_failed` → `sweep_failures_total`;
+ * - `registry_error` → `registry_errors_total{operation}`.
  *
  * `managers_by_health{class}` is computed at scrape time from the store, like the two gauges.
  *
@@ -138,6 +139,9 @@ export class WebSocketManagerMetrics implements OnModuleInit, OnModuleDestroy {
         break;
       case 'sweep_failed':
         m.sweepFailures.inc();
+        break;
+      case 'registry_error':
+        m.registryErrors.inc({ operation: event.operation });
         break;
       default:
         break;

@@ -82,6 +82,12 @@ export interface ManagerRegistry {
    */
   onResync?(handler: () => void): () => void;
   /**
+   * Registries with leases (Redis): every instance in the lease table and the milliseconds until
+   * its lease runs out (≤ 0: lapsed, entries not reaped yet), by the registry's clock. Used to
+   * tell a refused client when a silent instance's sessions stop counting.
+   */
+  leases?(): Promise<{ nodeId: string; remainingMs: number }[]>;
+  /**
    * Sends an opaque message to the instance `nodeId` (cross-instance delivery and its replies):
    * at most once, no acknowledgement. Resolves with how many listeners received it, `0` when no
    * instance of that id listens (gone, or not started). Registries without it reach only this

@@ -41,7 +41,11 @@ function state(page: Page): Promise<PageState> {
 /** Waits until the page's client state satisfies `predicate`. */
 async function until(page: Page, predicate: (s: PageState) => boolean, what: string, timeoutMs = 15_000): Promise<PageState> {
   let last: PageState | undefined;
-  await waitFor(async () => predicate((last = await state(page))), timeoutMs, `${what} (last: ${JSON.stringify(last)})`);
+  try {
+    await waitFor(async () => predicate((last = await state(page))), timeoutMs, what);
+  } catch (error) {
+    throw new Error(`${String(error)} (last state: ${JSON.stringify(last)})`, { cause: error });
+  }
   return last!;
 }
 
@@ -273,7 +277,8 @@ describe.skipIf(lookup.skipReason !== undefined)(`client in the browser (Chromiu
     const exited = new Promise((resolve) => first.once('exit', resolve));
     first.kill('SIGTERM');
     expect(await exited).toBe(0);
-    const down = await until(page, (x) => x.status === 'reconnecting', 'reconnecting');
+    // The disconnect event, not a status poll: between quick attempts the status may flip faster than we poll.
+    const down = await until(page, (x) => x.events.some((e) => e.name === 'disconnect'), 'the 1001 disconnect', 30_000);
     expect(down.events.find((e) => e.name === 'disconnect')!.data).toMatchObject({ code: 1001, reason: 'SERVER_SHUTDOWN' });
     await new Promise((r) => setTimeout(r, 1500)); // a few attempts against a closed port
     await startProcess(port, extra);
@@ -288,12 +293,14 @@ describe.skipIf(lookup.skipReason !== undefined)(`client in the browser (Chromiu
     expect(after.session).toMatchObject({ context: before.context, resumed: false }); // the in-memory registry died with the process
   }, 120_000);
 
-  it('the same with the Redis registry: the page comes back to its context, and the user holds one manager', async () => {
+  it('the same with the Redis registry: the page resumes the same manager the registry kept, and the user holds one', async () => {
     await requireRedis();
     const prefix = uniquePrefix();
     try {
       const { before, after } = await restartUnderPage({ WS_REGISTRY: 'redis', WS_REDIS_URL: REDIS_URL, WS_REDIS_KEY_PREFIX: prefix, WS_NODE_ID: 'restart-node' });
       expect(after.session!.context).toBe(before.context);
+      // The restarted instance (same WS_NODE_ID) takes back the session the registry kept.
+      expect(after.session).toMatchObject({ managerId: before.session!.managerId, resumed: true });
       const registry = await startRedisRegistry('observer', { keyPrefix: prefix });
       try {
         expect((await registry.listByUser('restart-user')).map((r) => [r.managerId, r.context])).toEqual([[after.session!.managerId, before.context]]);

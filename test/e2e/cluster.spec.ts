@@ -74,6 +74,15 @@ describe('cluster mode (WS_REGISTRY=redis, real Redis, real app instances)', () 
     const killedAt = Date.now();
     const early = await survivor.connect('u1', 'early');
     expect(early.session.data.code).toBe('MANAGER_LIMIT_REACHED'); // the lease is still alive
+    // Once the victim has missed a renewal, the refusal says when its sessions stop counting.
+    let hint: { code?: string; retryAfterMs: number; reason: string } | undefined;
+    await waitFor(async () => {
+      const attempt = await survivor.connect('u1', 'hint');
+      hint = attempt.session.data;
+      return attempt.session.event === 'session' || hint!.reason === 'lease_expiry';
+    }, 8000, 'a refusal naming the lease expiry');
+    expect(hint).toMatchObject({ code: 'MANAGER_LIMIT_REACHED', reason: 'lease_expiry' });
+    expect(hint!.retryAfterMs).toBeLessThanOrEqual(2000 + 700); // what is left of the lease + one tick
     let admittedAt = 0;
     await waitFor(async () => {
       const attempt = await survivor.connect('u1', 'back');

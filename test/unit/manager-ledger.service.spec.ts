@@ -4,7 +4,10 @@ import {
   RegistryEventsService,
   RegistryReplyError,
   RegistryUnavailableError,
+  WebSocketManagerMetrics,
+  WS_MANAGER_OPTIONS,
   type AdmitResult,
+  type ResolvedWsManagerOptions,
   type ManagerRecord,
   type WsManagerOptions,
 } from '../../src/index.js';
@@ -94,6 +97,7 @@ describe('ManagerLedger', () => {
       const error = await bed.factory.acquire({ userId: 'u', context: 'a', socket: pair.server }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RegistryReplyError);
       expect(recorder.events.filter((e) => e.type === 'registry_error')).toMatchObject([{ operation: 'admit', message: expect.stringContaining('invalid unicode') }]);
+      expect(await bed.module.get(WebSocketManagerMetrics).metrics()).toContain('ws_manager_registry_errors_total{operation="admit"} 1');
       expect(bed.factory.listLocal('u')).toHaveLength(0);
       recorder.stop();
     });
@@ -126,6 +130,30 @@ describe('ManagerLedger', () => {
       expect(admission.manager).not.toBe(manager);
       expect(await bed.registry.findByContext('u', manager.context)).toMatchObject({ managerId: admission.manager.id });
       expect(await bed.registry.countByUser('u')).toBe(1);
+    });
+    it("takes back this instance's own entry after a restart (same node id): same manager, resumed", async () => {
+      await setup();
+      const { nodeId } = bed.module.get<ResolvedWsManagerOptions>(WS_MANAGER_OPTIONS);
+      const now = Date.now();
+      const kept = { managerId: 'before-restart', userId: 'u', context: 'tab', nodeId, createdAt: now - 60_000, lastActivityAt: now - 5_000, detachedAt: now - 2_000 };
+      await bed.registry.admit(kept, 20);
+      const pair = await harness.connect();
+      const admission = await bed.factory.acquire({ userId: 'u', context: 'tab', socket: pair.server });
+      expect(admission).toMatchObject({ resumed: true, active: 1 });
+      expect(admission.manager.id).toBe('before-restart');
+      expect(await bed.registry.get('u', 'before-restart')).toMatchObject({ detachedAt: null });
+    });
+
+    it('removes its own entry past the resume window instead of taking it back', async () => {
+      await setup({ resumeWindowMs: 1_000 });
+      const { nodeId } = bed.module.get<ResolvedWsManagerOptions>(WS_MANAGER_OPTIONS);
+      const now = Date.now();
+      await bed.registry.admit({ managerId: 'stale', userId: 'u', context: 'tab', nodeId, createdAt: now - 60_000, lastActivityAt: now - 60_000, detachedAt: now - 30_000 }, 20);
+      const pair = await harness.connect();
+      const admission = await bed.factory.acquire({ userId: 'u', context: 'tab', socket: pair.server });
+      expect(admission.resumed).toBe(false);
+      expect(admission.manager.id).not.toBe('stale');
+      expect(await bed.registry.get('u', 'stale')).toBeNull();
     });
   });
 
