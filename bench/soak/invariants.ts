@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { isCluster } from '../../src/registry/redis/redis-connection.js';
 import { RedisKeys } from '../../src/registry/redis/redis-keys.js';
 import type { InstanceProcess, InventoryEntry } from './instance-process.js';
 import type { SessionClient } from './session-client.js';
@@ -15,9 +16,12 @@ export interface StoredRecord {
 /** What Redis counts: per user, the entries whose node's lease key exists. */
 export type CountedRecords = Map<string, StoredRecord[]>;
 
+/** A client that reads the registry: one Redis, or a Redis Cluster (single-key commands go to their slot). */
+export type RegistryReader = Redis | Cluster;
+
 /** What the invariant check looks at. */
 export interface InvariantScope {
-  redis: Redis;
+  redis: RegistryReader;
   keyPrefix: string;
   users: readonly string[];
   limit: number;
@@ -26,8 +30,19 @@ export interface InvariantScope {
   clients: Iterable<SessionClient>;
 }
 
-/** Every key under `keyPrefix` (SCAN, never KEYS). */
-export async function keysUnder(redis: Redis, keyPrefix: string): Promise<string[]> {
+/**
+ * Every key under `keyPrefix` (SCAN, never KEYS). On a Redis Cluster each primary holds only its
+ * slots' keys, so every primary is scanned (a replica would repeat its primary's keys).
+ */
+export async function keysUnder(redis: RegistryReader, keyPrefix: string): Promise<string[]> {
+  if (!isCluster(redis)) return scanNode(redis, keyPrefix);
+  // The node list fills in once the client has the topology: any routed command waits for that.
+  await redis.ping();
+  const pages = await Promise.all(redis.nodes('master').map((node) => scanNode(node, keyPrefix)));
+  return [...new Set(pages.flat())];
+}
+
+async function scanNode(redis: Redis, keyPrefix: string): Promise<string[]> {
   const keys: string[] = [];
   let cursor = '0';
   do {
@@ -43,9 +58,11 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /**
  * Reads the registry straight from Redis, with the key names of `RedisKeys`: the user hashes
  * `P{u:<userId>}:m`, and the lease table `P{leases}:deadline` (node → deadline, ms). An entry
- * counts only while its node's deadline is ahead of Redis' clock.
+ * counts only while its node's deadline is ahead of Redis' clock. On a cluster each key command
+ * goes to the primary of its slot; TIME goes to any node (the local cluster shares one clock,
+ * the machine's, with the lease table's primary).
  */
-export async function countedRecords(redis: Redis, keyPrefix: string): Promise<CountedRecords> {
+export async function countedRecords(redis: RegistryReader, keyPrefix: string): Promise<CountedRecords> {
   const names = new RedisKeys(keyPrefix);
   const keys = await keysUnder(redis, keyPrefix);
   const [[seconds, micros], table] = await Promise.all([redis.time(), redis.zrange(names.leases(), 0, -1, 'WITHSCORES')]);

@@ -95,6 +95,7 @@ describe('consumer app (installed from npm pack)', () => {
     const tests = run(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--reporter=verbose'], dir, 420_000);
     expect(tests.status, output(tests)).toBe(0);
     // Colours depend on the terminal the outer run has: read the summary without them.
+    // oxlint-disable-next-line eslint/no-control-regex -- the escape character is what ANSI colours start with
     expect(tests.stdout.replace(/\x1b\[[0-9;]*m/g, '')).toMatch(/Tests\s+\d+ passed/);
   }, 480_000);
 });

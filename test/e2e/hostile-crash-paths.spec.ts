@@ -148,6 +148,7 @@ describe('crash and hang paths', () => {
     await waitFor(() => gateway.live === 2, 5000, 'both subscriptions running');
     client.ws.terminate();
     await waitFor(() => gateway.live === 0, 5000, 'the subscriptions to end with their socket');
+    expect(gateway.live).toBe(0);
   });
 
   it('answers nesting bombs BAD_MESSAGE without a log line per frame, and the connection stays open', async () => {

@@ -15,7 +15,7 @@ describe('ManagerLifecycleService', () => {
   describe('#events$', () => {
     it('survives a throwing subscriber: logged once, it keeps its subscription, the others get every event', async () => {
       const errors = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
-      const uncaught = vi.fn();
+      const uncaught = vi.fn<(error: unknown) => void>();
       process.on('uncaughtException', uncaught);
       try {
         const lifecycle = new ManagerLifecycleService();
@@ -65,7 +65,7 @@ describe('ManagerLifecycleService', () => {
 
     it('still hands errors to a subscriber that has its own error callback', () => {
       const lifecycle = new ManagerLifecycleService();
-      const onError = vi.fn();
+      const onError = vi.fn<(error: unknown) => void>();
       lifecycle.events$
         .pipe(
           map(() => {
