@@ -1,18 +1,10 @@
 import type { InstanceProcess } from './instance-process.js';
 import type { SoakRedis } from './redis-server.js';
 import { SessionClient } from './session-client.js';
+import { mulberry32 } from '../lib/seeded-random.js';
 
-/** A seeded PRNG (mulberry32): the same seed replays the same schedule of actions. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The soak's PRNG: the same seed replays the same schedule of actions. */
+export const seededRandom = mulberry32;
 
 /** What the soak drives. */
 export interface SoakWorld {

@@ -1,4 +1,5 @@
 import type { ClientOptions } from 'ws';
+import { mulberry32 } from '../../bench/lib/seeded-random.js';
 import { HealthClass, HealthReason, type Admission, type HealthAssessment, type ManagerLifecycleEvent, type ManagerRecord } from '../../src/index.js';
 import type { SocketHarness, SocketPair } from './socket-harness.js';
 import type { ManagerTestBed } from './testing-module.js';
@@ -50,14 +51,7 @@ export interface Random {
 
 /** A small deterministic PRNG (mulberry32), so property-style failures can be replayed by seed. */
 export function seededRandom(seed: number): Random {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
+  const next = mulberry32(seed);
   const int = (min: number, max: number) => min + Math.floor(next() * (max - min + 1));
   return { next, int, pick: <T>(items: readonly T[]) => items[int(0, items.length - 1)]! };
 }

@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../bench/lib/seeded-random.js';
 import { backoffDelay, CLIENT_DEFAULTS } from '../../src/client/index.js';
 
-/** mulberry32: a small seeded PRNG, so that every failing case can be replayed from its seed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Every failing case can be replayed from its seed. */
+const seeded = mulberry32;
 
 // Property tests of the full-jitter backoff: many random (attempt, base, cap) cases from seeds.
 describe('backoffDelay', () => {

@@ -1,0 +1,14 @@
+/**
+ * A small seeded PRNG (mulberry32): numbers in [0, 1) that the same seed replays, so that a
+ * randomized run (the soak, a property test) that fails can be rerun from its printed seed.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
