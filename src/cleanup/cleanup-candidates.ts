@@ -1,5 +1,5 @@
 import { HealthClass, HealthReason, type HealthAssessment } from '../health/health-class.js';
-import { CLEANUP_LEVELS, CleanupLevel } from './cleanup-level.js';
+import { CleanupLevel, FIRST_LEVEL_NAMING, levelAtLeast as atLeast } from './cleanup-level.js';
 
 /** A manager chosen by a level, and the reason recorded for it. */
 export interface CleanupCandidate {
@@ -7,13 +7,8 @@ export interface CleanupCandidate {
   reason: HealthReason;
 }
 
-const REMOVE_ALL: ReadonlyMap<HealthClass, CleanupLevel> = new Map([
-  [HealthClass.Zombie, CleanupLevel.Conservative],
-  [HealthClass.Unresponsive, CleanupLevel.Moderate],
-  [HealthClass.Inactive, CleanupLevel.Moderate],
-]);
-
-const atLeast = (level: CleanupLevel, min: CleanupLevel) => CLEANUP_LEVELS.indexOf(level) >= CLEANUP_LEVELS.indexOf(min);
+/** Levels that remove every manager of the classes they name (the later ones: only as many as needed). */
+const REMOVES_ALL = new Set([CleanupLevel.Conservative, CleanupLevel.Moderate]);
 
 const firstReason = (a: HealthAssessment, fallback: HealthReason) => a.reasons[0] ?? fallback;
 
@@ -31,8 +26,8 @@ export function selectCleanupCandidates(
   const chosen: CleanupCandidate[] = [];
   const rest: HealthAssessment[] = [];
   for (const a of assessments) {
-    const minLevel = REMOVE_ALL.get(a.health);
-    if (minLevel !== undefined && atLeast(level, minLevel)) chosen.push({ assessment: a, reason: firstReason(a, HealthReason.SocketsClosed) });
+    const minLevel = FIRST_LEVEL_NAMING[a.health];
+    if (REMOVES_ALL.has(minLevel) && atLeast(level, minLevel)) chosen.push({ assessment: a, reason: firstReason(a, HealthReason.SocketsClosed) });
     else rest.push(a);
   }
   let missing = needed - chosen.length;

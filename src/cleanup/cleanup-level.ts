@@ -1,3 +1,5 @@
+import { HealthClass } from '../health/health-class.js';
+
 /**
  * Cleanup levels, mildest first. Each level includes every level before it.
  *
@@ -30,4 +32,23 @@ export function levelsUpTo(max: CleanupLevel): CleanupLevel[] {
 /** Whether `value` names a cleanup level. */
 export function isCleanupLevel(value: unknown): value is CleanupLevel {
   return typeof value === 'string' && (CLEANUP_LEVELS as readonly string[]).includes(value);
+}
+
+/**
+ * The one home of which classes a level removes: the first level that names each health class
+ * (every later level names it too). Conservative and moderate remove every manager of their
+ * classes; aggressive and force only as many as needed to make room.
+ */
+export const FIRST_LEVEL_NAMING: Readonly<Record<HealthClass, CleanupLevel>> = {
+  [HealthClass.Zombie]: CleanupLevel.Conservative,
+  [HealthClass.Unresponsive]: CleanupLevel.Moderate,
+  [HealthClass.Inactive]: CleanupLevel.Moderate,
+  [HealthClass.Detached]: CleanupLevel.Aggressive,
+  [HealthClass.Idle]: CleanupLevel.Aggressive,
+  [HealthClass.Healthy]: CleanupLevel.Force,
+};
+
+/** Whether `level` is `min` or a later one. */
+export function levelAtLeast(level: CleanupLevel, min: CleanupLevel): boolean {
+  return CLEANUP_LEVELS.indexOf(level) >= CLEANUP_LEVELS.indexOf(min);
 }

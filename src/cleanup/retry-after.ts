@@ -1,6 +1,6 @@
 import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
 import { HealthClass, type HealthAssessment } from '../health/health-class.js';
-import { CleanupLevel, levelsUpTo } from './cleanup-level.js';
+import { FIRST_LEVEL_NAMING, levelsUpTo } from './cleanup-level.js';
 
 /** A retry sooner than this cannot find anything a cleanup did not just see. */
 export const MIN_RETRY_AFTER_MS = 1_000;
@@ -25,16 +25,6 @@ export interface RetryAfter {
   /** What frees that slot, or why nothing will. */
   reason: RetryAfterReason;
 }
-
-/** The class each cleanup level first removes (every level also removes what the ones before do). */
-const REMOVED_AT: Readonly<Record<HealthClass, CleanupLevel>> = {
-  [HealthClass.Zombie]: CleanupLevel.Conservative,
-  [HealthClass.Unresponsive]: CleanupLevel.Moderate,
-  [HealthClass.Inactive]: CleanupLevel.Moderate,
-  [HealthClass.Detached]: CleanupLevel.Aggressive,
-  [HealthClass.Idle]: CleanupLevel.Aggressive,
-  [HealthClass.Healthy]: CleanupLevel.Force,
-};
 
 type Options = Pick<ResolvedWsManagerOptions, 'maxCleanupLevel' | 'resumeWindowMs' | 'heartbeatTimeoutMs'>;
 
@@ -63,7 +53,7 @@ export function retryAfter(
     if (best === null || at < best.at) best = { at, reason };
   };
   for (const a of assessments) {
-    if (allowed.has(REMOVED_AT[a.health])) {
+    if (allowed.has(FIRST_LEVEL_NAMING[a.health])) {
       consider(now, 'cleanup_pending');
       continue;
     }

@@ -112,7 +112,7 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
           const manager = this.store.get(seen.managerId);
           if (!manager) return;
           const [candidate] = selectCleanupCandidates(CleanupLevel.Moderate, [this.health.assessManager(manager)], 0);
-          if (!candidate || !sweepRemoves(candidate.assessment)) return;
+          if (!candidate || !sweepRemoves(candidate.assessment.health, manager.isConnected)) return;
           const level = candidate.assessment.health === HealthClass.Zombie ? CleanupLevel.Conservative : CleanupLevel.Moderate;
           if (level === CleanupLevel.Conservative) zombies++;
           const levelStarted = performance.now();
@@ -130,7 +130,7 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
     for (const manager of this.store.values()) {
       // Classify without allocating; build the full assessment only for what will be removed.
       const health = this.health.classOf(manager, now);
-      if (health === HealthClass.Zombie || health === HealthClass.Unresponsive || (health === HealthClass.Inactive && !manager.isConnected)) {
+      if (sweepRemoves(health, manager.isConnected)) {
         batch.push(this.health.assessManager(manager, now));
       } else if (manager.lastActivityAt > manager.reportedActivityAt) {
         stale.push(manager);
@@ -238,9 +238,13 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
   }
 }
 
-/** The scheduled sweep leaves connected managers alone unless they are dead or unresponsive. */
-function sweepRemoves(assessment: HealthAssessment): boolean {
-  return assessment.health !== HealthClass.Inactive || !assessment.openConnections;
+/**
+ * What the sweep removes: zombies, unresponsive managers, and inactive ones without a connection.
+ * A connected session that answers pings is never evicted here (I2): idle and inactive connected
+ * managers are candidates only for emergency cleanup when their user is at the limit.
+ */
+function sweepRemoves(health: HealthClass, connected: boolean): boolean {
+  return health === HealthClass.Zombie || health === HealthClass.Unresponsive || (health === HealthClass.Inactive && !connected);
 }
 
 function merge(into: CleanupLevelReport, from: CleanupLevelReport, durationMs: number): void {
