@@ -43,7 +43,8 @@ export class HealthAssessmentService {
 
   /**
    * One registry record, with the manager holding its sockets when this instance has it. A record
-   * of this instance without a local manager is a registry orphan (zombie).
+   * of this instance without a local manager is a registry orphan (zombie) unless it was recorded
+   * as detached: then it is judged like any detached session (resumable within the window).
    */
   assess(record: ManagerRecord, manager: WebSocketManager | undefined, now = Date.now()): HealthAssessment {
     const isLocal = record.nodeId === this.options.nodeId;
@@ -59,7 +60,11 @@ export class HealthAssessmentService {
       openConnections: manager ? countOpen(manager) : isLocal ? 0 : null,
       local: manager !== undefined,
     };
-    const [health, reasons] = isLocal && !manager ? VERDICTS.registryOrphan : this.classify(manager, base.lastActivityAt, base.detachedAt, now);
+    // An entry of this instance with no manager here: one recorded as detached agrees with having
+    // no socket (this process restarted; the session can still be taken back) and is judged by its
+    // record; one recorded as connected contradicts the sockets: a zombie.
+    const orphan = isLocal && !manager && record.detachedAt === null;
+    const [health, reasons] = orphan ? VERDICTS.registryOrphan : this.classify(manager, base.lastActivityAt, base.detachedAt, now);
     return { ...base, health, reasons: [...reasons] };
   }
 

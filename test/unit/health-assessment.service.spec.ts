@@ -148,7 +148,17 @@ describe('HealthAssessmentService', () => {
       });
     });
 
-    it('a record of this node without a manager here is a registry_orphan zombie', async () => {
+    it('a record of this node recorded as detached, without a manager here (a restart), is detached inside the window and a zombie past it', async () => {
+      const now = Date.now();
+      const kept = record({ nodeId: NODE, context: 'kept', lastActivityAt: now - 1000, detachedAt: now - 1000 });
+      const expired = record({ nodeId: NODE, context: 'expired', lastActivityAt: now - 1000, detachedAt: now - 10 * MINUTE });
+      for (const r of [kept, expired]) await bed.registry.admit(r, 100);
+      const byId = new Map((await bed.health.assessUser('u', now)).map((a) => [a.managerId, a]));
+      expect(byId.get(kept.managerId)).toMatchObject({ health: HealthClass.Detached, reasons: [HealthReason.Detached] });
+      expect(byId.get(expired.managerId)).toMatchObject({ health: HealthClass.Zombie, reasons: [HealthReason.ResumeWindowExpired] });
+    });
+
+    it('a record of this node recorded as connected, without a manager here, is a registry_orphan zombie', async () => {
       const orphan = record({ nodeId: NODE, lastActivityAt: Date.now() + MINUTE });
       await bed.registry.admit(orphan, 100);
       const [judged] = await bed.health.assessUser('u');
