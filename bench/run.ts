@@ -116,7 +116,8 @@ async function main(): Promise<void> {
   const resultsDir = join(DIST_DIR, '..', 'bench', 'results');
   const out = resolve(args.out ?? join(resultsDir, `${args.quick ? 'quick' : 'latest'}.json`));
   const profileDir = join(resultsDir, 'profiles');
-  const profileFlags = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  // One folder per target, so a module profile can be read against the bare one of the same run.
+  const profileFlags = (target: string) => (args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, target)}`] : []);
 
   log(`bench (${mode}): targets ${targets.map((t) => t.name).join(', ') || 'none'}${missingModule ? ' (module app not built: dist/example/main.js missing)' : ''}`);
   const results: Results = {};
@@ -140,7 +141,7 @@ async function main(): Promise<void> {
           // Alternate which target goes first, so neither always meets a warmer (or busier) machine.
           const order = round % 2 === 0 ? targets : [...targets].reverse();
           for (const target of order) {
-            ctx.serverFlags = target.name === 'module' ? profileFlags : [];
+            ctx.serverFlags = profileFlags(target.name);
             (all[target.name] ??= []).push(await attempt(`${name}/${target.name}`, () => socketScenarios[name]!(target, ctx)));
           }
         }
@@ -156,7 +157,7 @@ async function main(): Promise<void> {
   }
   if (only.has('sweep')) {
     log('sweep (in-process, module only):');
-    results.sweep = await attempt('sweep', () => sweep(sizes.sweep, sizes.sweepRounds, profileFlags, log));
+    results.sweep = await attempt('sweep', () => sweep(sizes.sweep, sizes.sweepRounds, profileFlags('module'), log));
   }
   if (only.has('emergency')) {
     log('emergency admission (in-process, module only):');

@@ -73,6 +73,7 @@ export function buildRows(r: Results): Row[] {
     measured(r.admission, `1 admission @${n}`, 'handshakes/s', '/s', (o) => o.ratePerSec, { kind: 'ratio-min', value: 0.9 }),
     measured(r.admission, `1 admission @${n}`, 'handshake p50', 'ms', (o) => o.handshakeMs.p50),
     measured(r.admission, `1 admission @${n}`, 'handshake p99', 'ms', (o) => o.handshakeMs.p99),
+    measured(r.admission, `1 admission @${n}`, 'server CPU per admission', 'µs', (o) => o.serverCpuUsPerAdmission),
   );
 
   const idl = pair(r.idle);
@@ -88,6 +89,7 @@ export function buildRows(r: Results): Row[] {
     measured(r.echo, `3 echo @${ne}`, 'round trip p50', 'ms', (o) => o.rttMs.p50),
     measured(r.echo, `3 echo @${ne}`, 'round trip p99', 'ms', (o) => o.rttMs.p99, { kind: 'ratio-max', value: 1.2 }),
     measured(r.echo, `3 echo @${ne}`, 'throughput', 'msg/s', (o) => o.throughputPerSec, { kind: 'ratio-min', value: 0.85 }),
+    measured(r.echo, `3 echo @${ne}`, 'server CPU per echo', 'µs', (o) => o.serverCpuUsPerEcho),
   );
 
   rows.push(

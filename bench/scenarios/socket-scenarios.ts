@@ -69,7 +69,7 @@ export async function admission(target: Target, ctx: RunContext) {
     await server.mark();
     const result = await connect(ctx, server, ctx.sizes.admissionSockets, 'adm-');
     const sample = await server.sample();
-    ctx.log(`  ${target.name}: ${result.opened} admitted at ${round(result.ratePerSec)}/s, p99 ${round(result.handshake.p99)} ms`);
+    ctx.log(`  ${target.name}: ${result.opened} admitted at ${round(result.ratePerSec)}/s, p99 ${round(result.handshake.p99)} ms, ${round((sample.cpuUserUs + sample.cpuSystemUs) / Math.max(1, result.opened))} µs server CPU each`);
     return {
       sockets: ctx.sizes.admissionSockets,
       opened: result.opened,
@@ -77,6 +77,8 @@ export async function admission(target: Target, ctx: RunContext) {
       ratePerSec: round(result.ratePerSec),
       handshakeMs: rounded(result.handshake),
       serverCpuPercent: round(((sample.cpuUserUs + sample.cpuSystemUs) / 1000 / sample.wallMs) * 100),
+      /** Server CPU (user + system) per admitted socket: steadier than the rate on a shared machine. */
+      serverCpuUsPerAdmission: round((sample.cpuUserUs + sample.cpuSystemUs) / Math.max(1, result.opened)),
     };
   });
 }
@@ -139,14 +141,19 @@ export async function echo(target: Target, ctx: RunContext) {
     const result = await connect(ctx, server, ctx.sizes.echoSockets, 'echo-');
     await ctx.pool.echoRtt(100, 64); // warm-up
     const rtt = await ctx.pool.echoRtt(ctx.sizes.echoMessages, 64);
+    await server.mark();
     const throughput = await ctx.pool.echoThroughput(ctx.sizes.throughputMs, 4, 64);
-    ctx.log(`  ${target.name}: echo p50 ${round(rtt.p50)} ms p99 ${round(rtt.p99)} ms, ${round(throughput.perSec)} echoes/s`);
+    const sample = await server.sample();
+    const cpuUsPerEcho = (sample.cpuUserUs + sample.cpuSystemUs) / Math.max(1, throughput.received);
+    ctx.log(`  ${target.name}: echo p50 ${round(rtt.p50)} ms p99 ${round(rtt.p99)} ms, ${round(throughput.perSec)} echoes/s, ${round(cpuUsPerEcho)} µs server CPU each`);
     return {
       sockets: result.opened,
       failures: result.failures,
       rttMs: rounded(rtt),
       throughputPerSec: round(throughput.perSec),
       throughputLost: throughput.lost,
+      /** Server CPU (user + system) per echo while throughput was measured. */
+      serverCpuUsPerEcho: round(cpuUsPerEcho),
     };
   });
 }
