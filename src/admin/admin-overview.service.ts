@@ -105,7 +105,7 @@ export class AdminOverviewService implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     const keep = this.adminOptions.historySize;
-    this.subscription = this.lifecycle.events$.subscribe((event) => {
+    this.subscription = this.lifecycle.listen((event) => {
       if (event.type === 'cleanup') pushBounded(this.cleanups, { ...event.report, at: event.at }, keep);
       else if (event.type === 'alarm') pushBounded(this.alarms, { userId: event.userId, failures: event.failures, windowMs: event.windowMs, at: event.at }, keep);
     });

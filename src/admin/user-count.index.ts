@@ -103,7 +103,7 @@ export class UserCountIndex implements OnApplicationBootstrap, OnModuleDestroy {
     if (this.seeded) return;
     this.seeded = true;
     for (const manager of this.store.values()) this.dirty.add(manager.userId);
-    this.subscription = this.lifecycle.events$.subscribe((event) => {
+    this.subscription = this.lifecycle.listen((event) => {
       if (event.type === 'created' || event.type === 'removed') this.dirty.add(event.userId);
     });
     if (this.cluster.clustered) {

@@ -51,7 +51,7 @@ export class CleanupAlarmService implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    this.subscription ??= this.lifecycle.events$.subscribe((event) => {
+    this.subscription ??= this.lifecycle.listen((event) => {
       if (event.type !== 'cleanup') return;
       try {
         if (isEmergencyCleanupFailure(event.report)) this.recordFailure(event.report.userId!, event.at);

@@ -32,7 +32,7 @@ export class LifecycleEventEmitterBridge implements OnApplicationBootstrap, OnMo
   async onApplicationBootstrap(): Promise<void> {
     const emitter = await this.findEmitter();
     if (!emitter) return;
-    this.subscription ??= this.lifecycle.events$.subscribe((event) => this.forward(emitter, event));
+    this.subscription ??= this.lifecycle.listen((event) => this.forward(emitter, event));
   }
 
   onModuleDestroy(): void {

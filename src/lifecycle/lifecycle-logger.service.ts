@@ -19,7 +19,7 @@ export class LifecycleLoggerService implements OnModuleInit, OnModuleDestroy {
   constructor(private readonly lifecycle: ManagerLifecycleService) {}
 
   onModuleInit(): void {
-    this.subscription ??= this.lifecycle.events$.subscribe((event) => {
+    this.subscription ??= this.lifecycle.listen((event) => {
       if (event.type !== 'cleanup') return;
       try {
         this.logCleanup(event.report);

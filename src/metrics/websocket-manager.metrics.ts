@@ -87,7 +87,7 @@ export class WebSocketManagerMetrics implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    this.subscription ??= this.lifecycle.events$.subscribe((event) => {
+    this.subscription ??= this.lifecycle.listen((event) => {
       // A throw inside a Subject's subscriber is rethrown asynchronously and would crash the process.
       try {
         this.record(event);

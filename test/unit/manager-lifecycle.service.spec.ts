@@ -77,4 +77,63 @@ describe('ManagerLifecycleService', () => {
       expect(onError).toHaveBeenCalledWith(expect.objectContaining({ message: 'x' }));
     });
   });
+
+  describe('#listen', () => {
+    it('calls listeners synchronously in order; a throwing one is logged once and keeps listening; unsubscribe stops it', () => {
+      const errors = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+      const lifecycle = new ManagerLifecycleService();
+      const seen: string[] = [];
+      const thrower = lifecycle.listen((event) => {
+        seen.push(`thrower:${(event as { userId: string }).userId}`);
+        throw new Error('listener bug');
+      });
+      const other = lifecycle.listen((event) => seen.push(`other:${(event as { userId: string }).userId}`));
+      lifecycle.emit(detached('a'));
+      lifecycle.emit(detached('b'));
+      expect(seen).toEqual(['thrower:a', 'other:a', 'thrower:b', 'other:b']);
+      expect(errors).toHaveBeenCalledTimes(1);
+      thrower.unsubscribe();
+      lifecycle.emit(detached('c'));
+      expect(seen.at(-1)).toBe('other:c');
+      expect(seen).not.toContain('thrower:c');
+      other.unsubscribe();
+      lifecycle.emit(detached('d'));
+      expect(seen).toHaveLength(5);
+    });
+
+    it('a listener that unsubscribes another during an emit does not skip or repeat anyone in that emit', () => {
+      const lifecycle = new ManagerLifecycleService();
+      const seen: string[] = [];
+      let second: { unsubscribe(): void } | undefined;
+      lifecycle.listen(() => {
+        seen.push('first');
+        second?.unsubscribe();
+      });
+      second = lifecycle.listen(() => seen.push('second'));
+      lifecycle.listen(() => seen.push('third'));
+      lifecycle.emit(detached('a'));
+      lifecycle.emit(detached('b'));
+      expect(seen).toEqual(['first', 'second', 'third', 'first', 'third']);
+    });
+
+    it('stamps `at` on the event, copying a frozen one instead of throwing', () => {
+      const lifecycle = new ManagerLifecycleService();
+      const seen: ManagerLifecycleEvent[] = [];
+      lifecycle.listen((event) => seen.push(event));
+      const frozen = Object.freeze(detached('f'));
+      lifecycle.emit(frozen);
+      lifecycle.emit(detached('g'));
+      expect(seen.map((e) => typeof e.at)).toEqual(['number', 'number']);
+      expect(seen[0]).not.toBe(frozen);
+      expect((seen[0] as { userId: string }).userId).toBe('f');
+    });
+
+    it('completes events$ subscribers when the module is destroyed', () => {
+      const lifecycle = new ManagerLifecycleService();
+      const complete = vi.fn<() => void>();
+      lifecycle.events$.subscribe({ complete });
+      lifecycle.onModuleDestroy();
+      expect(complete).toHaveBeenCalledTimes(1);
+    });
+  });
 });
