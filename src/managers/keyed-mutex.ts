@@ -18,16 +18,24 @@ export class KeyedMutex {
   ) {}
 
   /** Runs `section` after every section queued before it for `key`; a failure does not block the next. */
-  async run<T>(key: string, section: () => Promise<T>): Promise<T> {
+  run<T>(key: string, section: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key);
-    const current = previous ? this.bounded(key, previous).then(section) : section();
-    const tail = current.catch(() => undefined);
-    this.tails.set(key, tail);
-    try {
-      return await current;
-    } finally {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
+    // Admission takes a lock per socket: no async wrapper, the section's own promise is answered.
+    let current: Promise<T>;
+    if (previous) current = this.bounded(key, previous).then(section);
+    else {
+      try {
+        current = section();
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
     }
+    const release = (): void => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    };
+    const tail: Promise<void> = current.then(release, release);
+    this.tails.set(key, tail);
+    return current;
   }
 
   /** Whether a section is running or queued for `key`. */
