@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Writable } from 'node:stream';
 import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { WsAdapter } from '@nestjs/platform-ws';
@@ -20,6 +21,7 @@ import { InboundRateLimiter } from './inbound-rate-limiter.js';
 import { isAcceptableUserId } from './user-id.js';
 import { WebSocketIdentityService } from './websocket-identity.service.js';
 import { answerAppPing } from './app-heartbeat.js';
+import { WriteCoalescer } from './write-coalescer.js';
 
 /** Wire error code of a frame that is not JSON with a string `event` (or nested too deeply). */
 export const BAD_MESSAGE = 'BAD_MESSAGE';
@@ -68,6 +70,9 @@ export class WebSocketManagerAdapter extends WsAdapter {
   private limiter?: InboundRateLimiter;
   private readonly governedServers = new Map<string, ReturnType<WsAdapter['create']>>();
   private readonly governedSockets = new WeakSet<WebSocket>();
+  /** The TCP socket under each governed WebSocket, for {@link WriteCoalescer}. */
+  private readonly tcpSockets = new WeakMap<WebSocket, Writable>();
+  private readonly coalescer = new WriteCoalescer();
   private gateways: GatewayInfo[] | undefined;
   private identityService: WebSocketIdentityService | undefined;
   // Looked up once: the container lookup showed up on every frame and handshake in the profiles.
@@ -94,7 +99,12 @@ export class WebSocketManagerAdapter extends WsAdapter {
       perMessageDeflate: false,
       verifyClient: (info: { origin: string; req: IncomingMessage }, callback: VerifyCallback) => {
         this.authorize(info.req, info.origin).then(
-          (refusal) => (refusal ? callback(false, refusal.status, refusal.message) : callback(true)),
+          (refusal) => {
+            if (refusal) return callback(false, refusal.status, refusal.message);
+            // The 101 answer waits for the `session` frame when admission ends in this turn: one write.
+            this.coalescer.holdForTurn(info.req.socket);
+            callback(true);
+          },
           (error: unknown) => {
             this.logOnce('handshake', `handshake failed: ${logSafe(error)}`, 'error');
             callback(false, 500, 'Internal Server Error');
@@ -151,6 +161,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
     super.bindClientConnect(server, (socket: WebSocket, request: IncomingMessage, ...rest: unknown[]) => {
       const userId = handshakeOf(request)?.userId;
       if (userId !== undefined) {
+        this.tcpSockets.set(socket, request.socket);
         const limiter = this.rateLimiter();
         limiter.register(socket, userId);
         socket.once('close', () => limiter.unregister(socket));
@@ -167,25 +178,52 @@ export class WebSocketManagerAdapter extends WsAdapter {
     const factory = this.factory();
     const limiter = this.rateLimiter();
     client.once('close', () => this.unsubscribeAll(client));
+    // Answers to frames read together leave in one write (see WriteCoalescer).
+    const coalescer = this.coalescer;
+    const tcp = this.tcpSockets.get(client);
+    const end = tcp ? () => coalescer.end(tcp) : undefined;
     client.on('message', (raw: RawData, isBinary: boolean) => {
-      const now = Date.now();
-      factory.connectionOf(client)?.heard(now);
-      if (limiter.enabled && !this.withinBudget(client, limiter)) return;
-      const frame = isBinary ? undefined : parseFrame(raw);
-      if (!frame) {
-        this.send(client, { event: 'error', data: { code: BAD_MESSAGE } });
+      if (!end) {
+        void this.onFrame(client, raw, isBinary, handlers, factory, limiter);
         return;
       }
-      if (answerAppPing(client, frame.event)) return; // client heartbeat (app-heartbeat.ts): answered, not activity
-      factory.managerOfSocket(client)?.markActivity(now);
-      const { event, data } = frame;
-      for (const handler of handlers) {
-        if ((typeof handler.message === 'string' ? handler.message : String(handler.message)) === event) {
-          this.deliver(client, event, handler.callback, data);
-          return;
-        }
+      coalescer.begin(tcp!);
+      let answered: Promise<void> | undefined;
+      try {
+        answered = this.onFrame(client, raw, isBinary, handlers, factory, limiter);
+      } finally {
+        if (answered) answered.then(end, end);
+        else end();
       }
     });
+  }
+
+  /** One inbound frame: budget, parse, liveness and activity, then its handler; a promise while the handler runs. */
+  private onFrame(
+    client: WebSocket,
+    raw: RawData,
+    isBinary: boolean,
+    handlers: MessageMappingProperties[],
+    factory: WebSocketManagerFactory,
+    limiter: InboundRateLimiter,
+  ): Promise<void> | undefined {
+    const now = Date.now();
+    factory.connectionOf(client)?.heard(now);
+    if (limiter.enabled && !this.withinBudget(client, limiter)) return undefined;
+    const frame = isBinary ? undefined : parseFrame(raw);
+    if (!frame) {
+      this.send(client, { event: 'error', data: { code: BAD_MESSAGE } });
+      return undefined;
+    }
+    if (answerAppPing(client, frame.event)) return undefined; // client heartbeat (app-heartbeat.ts): answered, not activity
+    factory.managerOfSocket(client)?.markActivity(now);
+    const { event, data } = frame;
+    for (const handler of handlers) {
+      if ((typeof handler.message === 'string' ? handler.message : String(handler.message)) === event) {
+        return this.deliver(client, event, handler.callback, data);
+      }
+    }
+    return undefined;
   }
 
   /** Charges a frame to the budgets; `false`: dropped (warned once per burst, or the socket closed). */
@@ -213,23 +251,23 @@ export class WebSocketManagerAdapter extends WsAdapter {
   }
 
   /** Runs a handler and writes its `{event, data}` answer(s); a failing one is answered and logged once. */
-  private deliver(client: WebSocket, event: string, callback: MessageCallback, data: unknown): void {
+  private deliver(client: WebSocket, event: string, callback: MessageCallback, data: unknown): Promise<void> | undefined {
     let result: unknown;
     try {
       result = callback(data, event);
     } catch (error) {
       this.handlerFailed(client, event, error);
-      return;
+      return undefined;
     }
     // Nest's handler proxy answers a promise: its settlement is handled without an extra async frame.
     if (isThenable(result)) {
-      Promise.resolve(result).then(
+      return Promise.resolve(result).then(
         (value: unknown) => this.answer(client, event, value),
         (error: unknown) => this.handlerFailed(client, event, error),
       );
-    } else {
-      this.answer(client, event, result);
     }
+    this.answer(client, event, result);
+    return undefined;
   }
 
   /** Writes a handler's answer: a value once, an Observable's values until it ends or the socket closes. */
