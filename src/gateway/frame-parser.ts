@@ -27,6 +27,9 @@ export function parseFrame(raw: RawData): InboundFrame | undefined {
 
 /** Whether the JSON text nests arrays/objects deeper than `max`, ignoring brackets inside strings. */
 export function nestingExceeds(text: string, max: number): boolean {
+  // Nesting deeper than `max` needs more than `max` opening brackets: counting them (native
+  // `indexOf`) settles almost every frame without the per-character scan below.
+  if (openingBrackets(text, max + 1) <= max) return false;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -40,4 +43,13 @@ export function nestingExceeds(text: string, max: number): boolean {
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
   return false;
+}
+
+/** How many `{` and `[` the text has, counting no further than `limit`. */
+function openingBrackets(text: string, limit: number): number {
+  let count = 0;
+  for (const bracket of ['{', '[']) {
+    for (let i = text.indexOf(bracket); i !== -1 && count < limit; i = text.indexOf(bracket, i + 1)) count++;
+  }
+  return count;
 }

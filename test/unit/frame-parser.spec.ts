@@ -27,4 +27,11 @@ describe('nestingExceeds', () => {
     expect(nestingExceeds(`{"s":"\\"${'{'.repeat(100)}"}`, 2)).toBe(false);
     expect(nestingExceeds('[[[1]]]', 2)).toBe(true);
   });
+
+  it('counts depth, not brackets: many shallow objects pass, mixed `{`/`[` nesting past the limit does not', () => {
+    const wide = JSON.stringify({ event: 'e', data: Array.from({ length: 500 }, (_, i) => ({ i, tags: [i] })) });
+    expect(nestingExceeds(wide, 4)).toBe(false);
+    expect(nestingExceeds('{"a":[{"b":[{"c":[1]}]}]}', 5)).toBe(true);
+    expect(nestingExceeds('{"a":[{"b":[{"c":[1]}]}]}', 6)).toBe(false);
+  });
 });
