@@ -80,8 +80,18 @@ export class WebSocketManagerAdapter extends WsAdapter {
   private managerFactory: WebSocketManagerFactory | undefined;
   private lifecycleService: ManagerLifecycleService | undefined;
 
+  /** The one `close` listener of every governed socket (called with the socket as `this`). */
+  private readonly forgetSocket: (this: WebSocket) => void;
+
   constructor(private readonly app: INestApplicationContext) {
     super(app);
+    const forget = (socket: WebSocket) => {
+      this.limiter?.unregister(socket);
+      this.unsubscribeAll(socket);
+    };
+    this.forgetSocket = function (this: WebSocket) {
+      forget(this);
+    };
   }
 
   override create(port: number, options: Record<string, unknown> = {}): ReturnType<WsAdapter['create']> {
@@ -162,9 +172,8 @@ export class WebSocketManagerAdapter extends WsAdapter {
       const userId = handshakeOf(request)?.userId;
       if (userId !== undefined) {
         this.tcpSockets.set(socket, request.socket);
-        const limiter = this.rateLimiter();
-        limiter.register(socket, userId);
-        socket.once('close', () => limiter.unregister(socket));
+        this.rateLimiter().register(socket, userId);
+        socket.once('close', this.forgetSocket);
       }
       callback(socket, request, ...rest);
     });
@@ -177,7 +186,6 @@ export class WebSocketManagerAdapter extends WsAdapter {
     // few: a scan of Nest's own array beats building a Map per socket.
     const factory = this.factory();
     const limiter = this.rateLimiter();
-    client.once('close', () => this.unsubscribeAll(client));
     // Answers to frames read together leave in one write (see WriteCoalescer).
     const coalescer = this.coalescer;
     const tcp = this.tcpSockets.get(client);

@@ -63,10 +63,12 @@ export abstract class WebSocketManagerGateway implements OnGatewayConnection, On
 
   readonly #logger = new Logger('WebSocketManager');
   #draining = false;
+  /** One listener for every socket (not a closure each). */
+  readonly #onSocketError = (error: Error): void => this.#logger.debug(`socket error: ${error.message}`);
 
   /** Admits a new socket to its session (or refuses it); subclasses that override it call `super`. */
   handleConnection(client: WebSocket, request?: IncomingMessage): Promise<Admission | null> {
-    client.on('error', (error) => this.#logger.debug(`socket error: ${error.message}`));
+    client.on('error', this.#onSocketError);
     if (this.#draining) {
       client.close(CloseCodes.GoingAway, 'SERVER_SHUTDOWN');
       return Promise.resolve(null);

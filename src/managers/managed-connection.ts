@@ -1,8 +1,8 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { WS_MANAGER_DEFAULTS } from '../config/ws-manager.defaults.js';
 import { sendBounded, type BoundedSendResult } from './bounded-send.js';
-import { flattened } from './flat-string.js';
+import { randomId } from './flat-string.js';
 
 /** How much a connection may have buffered towards its peer, and who hears when it passes that. */
 export interface SendLimit {
@@ -82,7 +82,7 @@ export class ManagedConnection {
 
   /** Unique id of this connection (a UUID). */
   get id(): string {
-    return (this.uuid ??= flattened(randomUUID()));
+    return (this.uuid ??= randomId());
   }
 
   /** Whether the socket is OPEN. */

@@ -9,7 +9,8 @@ import { logSafe } from '../lifecycle/log-safe.js';
 import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
 import type { ManagerRecord } from '../registry/manager-record.js';
 import type { AdmitResult, EvictionRequest, ManagerRegistry } from '../registry/manager-registry.interface.js';
-import { callRegistry } from '../registry/registry-call.js';
+import { InMemoryManagerRegistry } from '../registry/in-memory-manager.registry.js';
+import { callInProcess, callRegistry } from '../registry/registry-call.js';
 import { LocalManagerStore } from './local-manager.store.js';
 import { ManagedConnection } from './managed-connection.js';
 import { CloseCodes, WebSocketManager } from './websocket-manager.js';
@@ -40,6 +41,8 @@ export class ManagerLedger {
   private readonly logger = new Logger('WebSocketManager');
   private readonly limits = new Map<string, number>();
   private lastSyncWarningAt = 0;
+  /** The registry answers within each call (the in-memory one itself; a subclass may do I/O): no deadline needed. */
+  private readonly inProcess: boolean;
 
   constructor(
     @Inject(WS_MANAGER_OPTIONS) private readonly options: ResolvedWsManagerOptions,
@@ -47,7 +50,9 @@ export class ManagerLedger {
     private readonly store: LocalManagerStore,
     private readonly heartbeat: HeartbeatService,
     private readonly lifecycle: ManagerLifecycleService,
-  ) {}
+  ) {
+    this.inProcess = registry.constructor === InMemoryManagerRegistry;
+  }
 
   /** Runs `section` holding `userId`'s lock (not re-entrant: `*Locked` methods expect it held). */
   withUser<T>(userId: string, section: () => Promise<T>): Promise<T> {
@@ -59,17 +64,20 @@ export class ManagerLedger {
     return this.limits.get(userId) ?? this.options.maxManagersPerUser;
   }
 
-  /** One registry call, bounded by `registryTimeoutMs`; a reply error is logged and counted. */
-  async call<T>(operation: string, fn: (registry: ManagerRegistry) => Promise<T>): Promise<T> {
-    try {
-      return await callRegistry(operation, this.options.registryTimeoutMs, () => fn(this.registry));
-    } catch (error) {
+  /**
+   * One registry call, bounded by `registryTimeoutMs` (the in-memory registry answers within the
+   * call: it is not bounded); a reply error is logged and counted.
+   */
+  call<T>(operation: string, fn: (registry: ManagerRegistry) => Promise<T>): Promise<T> {
+    const run = () => fn(this.registry);
+    const pending = this.inProcess ? callInProcess(operation, run) : callRegistry(operation, this.options.registryTimeoutMs, run);
+    return pending.catch((error: unknown) => {
       if (error instanceof RegistryReplyError) {
         this.logger.error(error.message);
         this.lifecycle.emit({ type: 'registry_error', operation, message: error.message });
       }
       throw error;
-    }
+    });
   }
 
   /** Adds a fresh record through the registry's atomic admission (lock held). */

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import { EmergencyCleanupService } from '../cleanup/emergency-cleanup.service.js';
@@ -16,6 +15,7 @@ import { HealthAssessmentService } from '../health/health-assessment.service.js'
 import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
 import type { ManagerRecord } from '../registry/manager-record.js';
 import type { AdmitResult } from '../registry/manager-registry.interface.js';
+import { randomId } from './flat-string.js';
 import { LocalManagerStore } from './local-manager.store.js';
 import type { ManagedConnection } from './managed-connection.js';
 import { ManagerLedger } from './manager-ledger.service.js';
@@ -90,7 +90,7 @@ export class WebSocketManagerFactory {
    * {@link ContextBusyError} when other instances keep taking the context back.
    */
   async acquire(request: AcquireRequest): Promise<Admission> {
-    const context = request.context ?? randomUUID();
+    const context = request.context ?? randomId();
     if (!isAcceptableUserId(request.userId)) throw new InvalidUserIdError();
     if (!CONTEXT_PATTERN.test(context)) throw new InvalidContextError(context);
     return this.ledger.withUser(request.userId, () => this.acquireLocked(request, context));
@@ -189,7 +189,7 @@ export class WebSocketManagerFactory {
       this.ledger.dropLocal(local, 'reconcile', confirmation.kind === 'taken' ? 'superseded' : 'registry_lost', 'emergency');
     }
 
-    const record: ManagerRecord = { managerId: randomUUID(), userId, context, nodeId: this.options.nodeId, createdAt: now, lastActivityAt: now, detachedAt: null };
+    const record: ManagerRecord = { managerId: randomId(), userId, context, nodeId: this.options.nodeId, createdAt: now, lastActivityAt: now, detachedAt: null };
     let cleanup: CleanupReport | null = null;
     let result = await this.admit(record, limit);
     if (!result.admitted && !result.adopt && request.emergencyCleanup !== false) {

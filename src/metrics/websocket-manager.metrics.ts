@@ -63,6 +63,8 @@ export const wsMetricsRegistryProvider: Provider = {
 export class WebSocketManagerMetrics implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('WebSocketManager');
   private readonly instruments: WebSocketManagerMetricSet;
+  /** The admission counter's three series, labelled once: one of them moves on every admission. */
+  private readonly admissionResults: Record<'admitted' | 'resumed' | 'rejected', { inc(): void }>;
   private subscription?: Subscription;
 
   constructor(
@@ -74,6 +76,12 @@ export class WebSocketManagerMetrics implements OnModuleInit, OnModuleDestroy {
     @Optional() health?: HealthAssessmentService,
   ) {
     this.instruments = defineWebSocketManagerMetrics(registry, store, health && ((manager, now) => health.classOf(manager, now)));
+    const { admissions } = this.instruments;
+    this.admissionResults = {
+      admitted: admissions.labels({ result: 'admitted' }),
+      resumed: admissions.labels({ result: 'resumed' }),
+      rejected: admissions.labels({ result: 'rejected' }),
+    };
   }
 
   /** The `Content-Type` to serve {@link metrics} with. */
@@ -106,13 +114,13 @@ export class WebSocketManagerMetrics implements OnModuleInit, OnModuleDestroy {
     const m = this.instruments;
     switch (event.type) {
       case 'created':
-        m.admissions.inc({ result: 'admitted' });
+        this.admissionResults.admitted.inc();
         break;
       case 'resumed':
-        m.admissions.inc({ result: 'resumed' });
+        this.admissionResults.resumed.inc();
         break;
       case 'rejected':
-        m.admissions.inc({ result: 'rejected' });
+        this.admissionResults.rejected.inc();
         break;
       case 'cleanup':
         this.recordCleanup(event.report);

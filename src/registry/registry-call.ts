@@ -91,3 +91,15 @@ export function callRegistry<T>(operation: string, timeoutMs: number, call: () =
     );
   });
 }
+
+/**
+ * {@link callRegistry} for a registry that answers within the call (the in-memory one): nothing
+ * can hang, so no deadline is kept; errors are shaped the same way.
+ */
+export function callInProcess<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return call().catch((error: unknown) => Promise.reject(asRegistryError(operation, error)));
+  } catch (error) {
+    return Promise.reject(asRegistryError(operation, error));
+  }
+}
