@@ -65,7 +65,14 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
   track(connection: ManagedConnection): void {
     if (this.slotOf.has(connection)) return;
     connection.sendLimit = this.sendLimit;
-    const slot = this.nextSlot++ % this.slots.length;
+    // Into the half of the wheel visited last (the slot pinged most recently comes round again
+    // after a whole interval): a connection that just connected is first pinged between half
+    // an interval and an interval later, not in the next tick; new connections are spread over
+    // those slots in turn. (Round-robin over the whole wheel pinged a tenth of an admission
+    // burst within its first seconds.)
+    const count = this.slots.length;
+    const half = Math.max(1, Math.floor(count / 2));
+    const slot = (((this.tickCount - 1 - (this.nextSlot++ % half)) % count) + count) % count;
     this.slots[slot]!.add(connection);
     this.slotOf.set(connection, slot);
   }

@@ -23,16 +23,17 @@ describe('HeartbeatService', () => {
   });
 
   describe('#tick', () => {
-    it('spreads pings over the slots of one interval instead of pinging everyone at once', async () => {
+    it('spreads pings over the slots of one interval, a new connection first pinged between half an interval and an interval later', async () => {
       harness = await SocketHarness.start();
       // Driven by hand: no bootstrap, so no timer; interval 100 ms = 20 slots of 5 ms.
       const service = new HeartbeatService(resolveWsManagerOptions({ heartbeatIntervalMs: 100, heartbeatTimeoutMs: 50 }), new ManagerLifecycleService());
       const pairs = await harness.connectMany(40);
       const connections = pairs.map((p) => new ManagedConnection(p.server, 'u'));
-      const pinged: number[] = [];
+      const pingedAtTick = new Map<number, number>();
+      let tick = 0;
       for (const [i, c] of connections.entries()) {
         vi.spyOn(c, 'ping').mockImplementation(() => {
-          pinged.push(i);
+          pingedAtTick.set(i, tick);
           return true;
         });
         service.track(c);
@@ -40,10 +41,14 @@ describe('HeartbeatService', () => {
       expect(service.size).toBe(40);
 
       const now = Date.now();
-      service.tick(now);
-      expect(pinged.length).toBe(2);
-      for (let t = 1; t < 20; t++) service.tick(now + t * 5);
-      expect(pinged.sort((a, b) => a - b)).toEqual(connections.map((_, i) => i));
+      for (tick = 0; tick < 20; tick++) service.tick(now + tick * 5);
+      // Everyone once within the interval, nobody in its first half...
+      expect([...pingedAtTick.keys()].sort((a, b) => a - b)).toEqual(connections.map((_, i) => i));
+      expect(Math.min(...pingedAtTick.values())).toBeGreaterThanOrEqual(10);
+      // ...and no slot holds more than its share (40 connections over 10 slots).
+      const perTick = new Map<number, number>();
+      for (const t of pingedAtTick.values()) perTick.set(t, (perTick.get(t) ?? 0) + 1);
+      expect(Math.max(...perTick.values())).toBe(4);
     });
 
     it('keeps its timer alive through a throwing tick: logged once a minute, never thrown into the loop', async () => {
