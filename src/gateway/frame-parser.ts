@@ -19,7 +19,8 @@ export function parseFrame(raw: RawData): InboundFrame | undefined {
   if (nestingExceeds(text, MAX_FRAME_DEPTH)) return undefined;
   try {
     const frame = JSON.parse(text) as { event?: unknown; data?: unknown } | null;
-    return typeof frame?.event === 'string' ? { event: frame.event, data: frame.data } : undefined;
+    // The parsed object itself (no copy per frame): callers read `event` and `data` only.
+    return typeof frame?.event === 'string' ? (frame as InboundFrame) : undefined;
   } catch {
     return undefined;
   }

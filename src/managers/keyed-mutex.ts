@@ -1,3 +1,6 @@
+/** The tail of a key held by {@link KeyedMutex.runNow}: settled, so whoever queues behind it waits one microtask. */
+const HELD: Promise<unknown> = Promise.resolve();
+
 /**
  * Serialises async sections per key (per user); keys with nothing queued hold no memory.
  *
@@ -36,6 +39,21 @@ export class KeyedMutex {
     const tail: Promise<void> = current.then(release, release);
     this.tails.set(key, tail);
     return current;
+  }
+
+  /**
+   * Runs a synchronous `section` at once, holding `key` meanwhile: anything queued for `key` from
+   * inside it (a listener that takes the same lock) runs after it. The key must be free
+   * ({@link isBusy} false), as a section that waited could not run synchronously.
+   */
+  runNow<T>(key: string, section: () => T): T {
+    if (this.tails.has(key)) throw new Error(`KeyedMutex.runNow: ${key} is held`);
+    this.tails.set(key, HELD);
+    try {
+      return section();
+    } finally {
+      if (this.tails.get(key) === HELD) this.tails.delete(key);
+    }
   }
 
   /** Whether a section is running or queued for `key`. */

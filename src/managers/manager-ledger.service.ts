@@ -59,6 +59,17 @@ export class ManagerLedger {
     return this.store.lock.run(userId, section);
   }
 
+  /**
+   * Runs a synchronous `section` holding `userId`'s lock, at once, when the registry answers in
+   * this process (in-memory) and nothing holds or waits for the lock; `undefined` otherwise (the
+   * caller takes the queued path). Used for the common admission without a turn of the loop.
+   */
+  withUserNow<T>(userId: string, section: (admitNow: (record: ManagerRecord, limit: number) => AdmitResult) => T | undefined): T | undefined {
+    if (!this.inProcess || this.store.lock.isBusy(userId)) return undefined;
+    const registry = this.registry as InMemoryManagerRegistry;
+    return this.store.lock.runNow(userId, () => section((record, limit) => registry.admitNow(record, limit)));
+  }
+
   /** The user's limit: the one given at the user's latest admission here, else the option. */
   limitOf(userId: string): number {
     return this.limits.get(userId) ?? this.options.maxManagersPerUser;

@@ -93,7 +93,24 @@ export class WebSocketManagerFactory {
     const context = request.context ?? randomId();
     if (!isAcceptableUserId(request.userId)) throw new InvalidUserIdError();
     if (!CONTEXT_PATTERN.test(context)) throw new InvalidContextError(context);
-    return this.ledger.withUser(request.userId, () => this.acquireLocked(request, context));
+    return this.admitNow(request, context) ?? this.ledger.withUser(request.userId, () => this.acquireLocked(request, context));
+  }
+
+  /**
+   * The common admission without a turn of the event loop: the in-memory registry, nobody holding
+   * or waiting for the user's lock, a context this instance does not hold, and room under the
+   * limit. `undefined` for anything else (resume, a held context, the limit reached, a registry
+   * elsewhere), which {@link acquireLocked} decides; nothing was changed then.
+   */
+  private admitNow(request: AcquireRequest, context: string): Admission | undefined {
+    const { userId, socket } = request;
+    return this.ledger.withUserNow(userId, (admitNow) => {
+      if (this.store.findByContext(userId, context)) return undefined;
+      const limit = request.limit ?? this.options.maxManagersPerUser;
+      const record = this.newRecord(userId, context);
+      const result = admitNow(record, limit);
+      return result.admitted ? this.admitted(record, limit, socket, result.active, null) : undefined;
+    });
   }
 
   /**
@@ -189,7 +206,7 @@ export class WebSocketManagerFactory {
       this.ledger.dropLocal(local, 'reconcile', confirmation.kind === 'taken' ? 'superseded' : 'registry_lost', 'emergency');
     }
 
-    const record: ManagerRecord = { managerId: randomId(), userId, context, nodeId: this.options.nodeId, createdAt: now, lastActivityAt: now, detachedAt: null };
+    const record = this.newRecord(userId, context, now);
     let cleanup: CleanupReport | null = null;
     let result = await this.admit(record, limit);
     if (!result.admitted && !result.adopt && request.emergencyCleanup !== false) {
@@ -206,9 +223,19 @@ export class WebSocketManagerFactory {
       if (request.emergencyCleanup !== false) this.reportRejection(error);
       throw error;
     }
+    return this.admitted(record, limit, socket, result.active, cleanup);
+  }
+
+  /** A fresh manager's record on this instance. */
+  private newRecord(userId: string, context: string, now = Date.now()): ManagerRecord {
+    return { managerId: randomId(), userId, context, nodeId: this.options.nodeId, createdAt: now, lastActivityAt: now, detachedAt: null };
+  }
+
+  /** Starts holding a manager the registry just admitted, with `socket` on it (lock held). */
+  private admitted(record: ManagerRecord, limit: number, socket: WebSocket, active: number, cleanup: CleanupReport | null): Admission {
     const manager = this.ledger.createLocked(record, limit);
     const connection = this.ledger.attachLocked(manager, socket, false);
-    return { manager, connection, resumed: false, limit, active: result.active, cleanup };
+    return { manager, connection, resumed: false, limit, active, cleanup };
   }
 
   /**

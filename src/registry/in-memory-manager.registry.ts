@@ -34,11 +34,19 @@ export class InMemoryManagerRegistry implements ManagerRegistry {
   }
 
   async admit(record: ManagerRecord, limit: number): Promise<AdmitResult> {
+    return this.admitNow(record, limit);
+  }
+
+  /**
+   * {@link admit} without the promise, for callers in this process: the answer is decided and
+   * applied within the call (the factory admits the common case without a turn of the loop).
+   */
+  admitNow(record: ManagerRecord, limit: number): AdmitResult {
     const user = this.users.get(record.userId);
     const same = user?.byId.get(record.managerId);
     if (same && user) {
       if (user.byId.size <= limit) return { admitted: false, active: user.byId.size, existing: { ...same } };
-      await this.remove(record.userId, record.managerId);
+      this.removeNow(record.userId, record.managerId);
       return { admitted: false, active: user.byId.size };
     }
     const existingId = user?.byContext.get(record.context);
@@ -76,6 +84,10 @@ export class InMemoryManagerRegistry implements ManagerRegistry {
   }
 
   async remove(userId: string, managerId: string): Promise<boolean> {
+    return this.removeNow(userId, managerId);
+  }
+
+  private removeNow(userId: string, managerId: string): boolean {
     const user = this.users.get(userId);
     const record = user?.byId.get(managerId);
     if (!user || !record) return false;

@@ -57,4 +57,29 @@ describe('KeyedMutex', () => {
     await expect(mutex.run('u', async () => 'ran anyway')).resolves.toBe('ran anyway');
     expect(expired).toHaveBeenCalledWith('u');
   });
+
+  it('runNow runs a synchronous section at once, holding the key: what queues from inside it runs after it', async () => {
+    const mutex = new KeyedMutex();
+    const log: string[] = [];
+    let queued: Promise<unknown> | undefined;
+    const value = mutex.runNow('u', () => {
+      log.push('now:start');
+      queued = mutex.run('u', async () => log.push('queued'));
+      expect(mutex.isBusy('u')).toBe(true);
+      log.push('now:end');
+      return 42;
+    });
+    expect(value).toBe(42);
+    await queued;
+    expect(log).toEqual(['now:start', 'now:end', 'queued']);
+    expect(() => mutex.runNow('v', () => {
+      throw new Error('section failed');
+    })).toThrow('section failed');
+    expect(mutex.isBusy('v')).toBe(false);
+    let release!: () => void;
+    const held = mutex.run('w', () => new Promise<void>((resolve) => (release = resolve)));
+    expect(() => mutex.runNow('w', () => 1)).toThrow(/held/);
+    release();
+    await held;
+  });
 });

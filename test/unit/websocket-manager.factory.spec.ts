@@ -43,6 +43,20 @@ describe('WebSocketManagerFactory', () => {
       recorder.stop();
     });
 
+    it('a lifecycle listener that admits the same user during an admission waits for it (the lock is held throughout)', async () => {
+      await setup();
+      const second = await harness.connect();
+      let inner: Promise<unknown> | undefined;
+      const subscription = bed.lifecycle.listen((event) => {
+        if (event.type === 'created' && event.context === 'first') inner = bed.factory.acquire({ userId: 'u', context: 'second', socket: second.server });
+      });
+      const first = await bed.factory.acquire({ userId: 'u', context: 'first', socket: (await harness.connect()).server });
+      subscription.unsubscribe();
+      expect(first.active).toBe(1);
+      expect(await inner).toMatchObject({ active: 2, resumed: false });
+      expect(await bed.registry.countByUser('u')).toBe(2);
+    });
+
     it('makes a fresh context when none is given', async () => {
       await setup();
       const a = await bed.factory.acquire({ userId: 'u', socket: (await harness.connect()).server });
