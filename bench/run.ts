@@ -17,7 +17,7 @@ import { medianOf } from './lib/stats.js';
 import { LoadPool } from './load-pool.js';
 import { machineInfo, toMarkdown, toText } from './report.js';
 import { emergency, sweep } from './scenarios/in-process.js';
-import { admission, churn, echo, flood, idle, type RunContext, type SocketSizes } from './scenarios/socket-scenarios.js';
+import { admission, churn, echo, flood, idle, warmUp, type RunContext, type SocketSizes } from './scenarios/socket-scenarios.js';
 import { buildNotes, buildRows, type Outcome, type Results } from './summary.js';
 import { availableTargets, DIST_DIR, type Target } from './targets.js';
 
@@ -58,9 +58,11 @@ const QUICK: typeof FULL = {
 /**
  * Interleaved module/bare rounds per scenario in full mode. Ratios are noisy on a shared 2-core
  * machine (two full runs a day apart once gave echo throughput 0.87× and 0.56×), so each ratio
- * is the median of the rounds' own ratios, reported with its spread. Quick mode runs one round.
+ * is the median of the rounds' own ratios, reported with its spread. Admission and echo run five
+ * rounds (their rounds' ratios spread over ±10 % on this machine; each round takes seconds), the
+ * 10k-socket idle scenario three. Quick mode runs one round.
  */
-const FULL_ROUNDS: Partial<Record<string, number>> = { admission: 3, echo: 3, idle: 3 };
+const FULL_ROUNDS: Partial<Record<string, number>> = { admission: 5, echo: 5, idle: 3 };
 let ROUNDS: Partial<Record<string, number>> = {};
 
 /** The per-number medians of the rounds that ran (a failed round is left out; all failed: the first error). */
@@ -133,6 +135,8 @@ async function main(): Promise<void> {
       log,
     };
     try {
+      log('warm-up of the load clients (not measured):');
+      await attempt('warm-up', () => warmUp(targets[0]!, ctx));
       for (const name of needsSockets) {
         log(`${name}:`);
         const rounds = ROUNDS[name] ?? 1;
