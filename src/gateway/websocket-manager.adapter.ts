@@ -186,16 +186,16 @@ export class WebSocketManagerAdapter extends WsAdapter {
     // few: a scan of Nest's own array beats building a Map per socket.
     const factory = this.factory();
     const limiter = this.rateLimiter();
+    const tcp = this.tcpSockets.get(client);
+    if (!tcp) {
+      client.on('message', (raw: RawData, isBinary: boolean) => void this.onFrame(client, raw, isBinary, handlers, factory, limiter));
+      return;
+    }
     // Answers to frames read together leave in one write (see WriteCoalescer).
     const coalescer = this.coalescer;
-    const tcp = this.tcpSockets.get(client);
-    const end = tcp ? () => coalescer.end(tcp) : undefined;
+    const end = () => coalescer.end(tcp);
     client.on('message', (raw: RawData, isBinary: boolean) => {
-      if (!end) {
-        void this.onFrame(client, raw, isBinary, handlers, factory, limiter);
-        return;
-      }
-      coalescer.begin(tcp!);
+      coalescer.begin(tcp);
       let answered: Promise<void> | undefined;
       try {
         answered = this.onFrame(client, raw, isBinary, handlers, factory, limiter);
