@@ -46,10 +46,12 @@ export function nestingExceeds(text: string, max: number): boolean {
   return false;
 }
 
+const OPENING_BRACKETS = ['{', '['] as const;
+
 /** How many `{` and `[` the text has, counting no further than `limit`. */
 function openingBrackets(text: string, limit: number): number {
   let count = 0;
-  for (const bracket of ['{', '[']) {
+  for (const bracket of OPENING_BRACKETS) {
     for (let i = text.indexOf(bracket); i !== -1 && count < limit; i = text.indexOf(bracket, i + 1)) count++;
   }
   return count;

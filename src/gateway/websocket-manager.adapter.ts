@@ -69,8 +69,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
   private readonly subscriptions = new WeakMap<WebSocket, Set<Subscription>>();
   private limiter?: InboundRateLimiter;
   private readonly governedServers = new Map<string, ReturnType<WsAdapter['create']>>();
-  private readonly governedSockets = new WeakSet<WebSocket>();
-  /** The TCP socket under each governed WebSocket, for {@link WriteCoalescer}. */
+  /** Each governed WebSocket's TCP socket (for {@link WriteCoalescer}): also the set of governed sockets. */
   private readonly tcpSockets = new WeakMap<WebSocket, Writable>();
   private readonly coalescer = new WriteCoalescer();
   private gateways: GatewayInfo[] | undefined;
@@ -123,7 +122,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
       },
     });
     markGovernedServer(server);
-    server.on('connection', (socket: WebSocket) => this.governedSockets.add(socket));
+    server.on('connection', (socket: WebSocket, request: IncomingMessage) => this.tcpSockets.set(socket, request.socket));
     this.governedServers.set(governed.key, server);
     return server;
   }
@@ -164,14 +163,13 @@ export class WebSocketManagerAdapter extends WsAdapter {
 
   /** Whether a socket belongs to a governed server (the others are handled as by WsAdapter). */
   protected governs(client: WebSocket): boolean {
-    return this.governedSockets.has(client);
+    return this.tcpSockets.has(client);
   }
 
   override bindClientConnect(server: WebSocketServer, callback: (...args: unknown[]) => void): void {
     super.bindClientConnect(server, (socket: WebSocket, request: IncomingMessage, ...rest: unknown[]) => {
       const userId = handshakeOf(request)?.userId;
       if (userId !== undefined) {
-        this.tcpSockets.set(socket, request.socket);
         this.rateLimiter().register(socket, userId);
         socket.once('close', this.forgetSocket);
       }
@@ -180,17 +178,13 @@ export class WebSocketManagerAdapter extends WsAdapter {
   }
 
   override bindMessageHandlers(client: WebSocket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
-    if (!this.governs(client)) return super.bindMessageHandlers(client, handlers, transform);
+    const tcp = this.tcpSockets.get(client);
+    if (!tcp) return super.bindMessageHandlers(client, handlers, transform); // not governed
     // One listener and one JSON.parse per frame instead of Nest's per-socket rxjs pipeline, which
     // the benchmark showed costing per-message latency and per-connection memory. Handlers are
     // few: a scan of Nest's own array beats building a Map per socket.
     const factory = this.factory();
     const limiter = this.rateLimiter();
-    const tcp = this.tcpSockets.get(client);
-    if (!tcp) {
-      client.on('message', (raw: RawData, isBinary: boolean) => void this.onFrame(client, raw, isBinary, handlers, factory, limiter));
-      return;
-    }
     // Answers to frames read together leave in one write (see WriteCoalescer).
     const coalescer = this.coalescer;
     const end = () => coalescer.end(tcp);

@@ -62,12 +62,17 @@ export class ManagerLedger {
   /**
    * Runs a synchronous `section` holding `userId`'s lock, at once, when the registry answers in
    * this process (in-memory) and nothing holds or waits for the lock; `undefined` otherwise (the
-   * caller takes the queued path). Used for the common admission without a turn of the loop.
+   * caller takes the queued path). Used for the common admission without a turn of the loop,
+   * with {@link admitInProcessLocked}.
    */
-  withUserNow<T>(userId: string, section: (admitNow: (record: ManagerRecord, limit: number) => AdmitResult) => T | undefined): T | undefined {
+  withUserNow<T>(userId: string, section: () => T | undefined): T | undefined {
     if (!this.inProcess || this.store.lock.isBusy(userId)) return undefined;
-    const registry = this.registry as InMemoryManagerRegistry;
-    return this.store.lock.runNow(userId, () => section((record, limit) => registry.admitNow(record, limit)));
+    return this.store.lock.runNow(userId, section);
+  }
+
+  /** {@link admitLocked} inside {@link withUserNow}: the in-memory registry's answer, without a promise. */
+  admitInProcessLocked(record: ManagerRecord, limit: number): AdmitResult {
+    return (this.registry as InMemoryManagerRegistry).admitNow(record, limit);
   }
 
   /** The user's limit: the one given at the user's latest admission here, else the option. */

@@ -104,11 +104,11 @@ export class WebSocketManagerFactory {
    */
   private admitNow(request: AcquireRequest, context: string): Admission | undefined {
     const { userId, socket } = request;
-    return this.ledger.withUserNow(userId, (admitNow) => {
+    return this.ledger.withUserNow(userId, () => {
       if (this.store.findByContext(userId, context)) return undefined;
       const limit = request.limit ?? this.options.maxManagersPerUser;
       const record = this.newRecord(userId, context);
-      const result = admitNow(record, limit);
+      const result = this.ledger.admitInProcessLocked(record, limit);
       return result.admitted ? this.admitted(record, limit, socket, result.active, null) : undefined;
     });
   }
