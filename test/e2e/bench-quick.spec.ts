@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const RUN = fileURLToPath(new URL('../../dist/bench/run.js', import.meta.url));
+const ACQUIRE_COST = fileURLToPath(new URL('../../dist/bench/acquire-cost.js', import.meta.url));
 
 // Keeps the benchmark from rotting: the quick mode must run end to end. Its figures are
 // reported by `npm run bench`, never asserted here.
@@ -23,4 +24,13 @@ describe('npm run bench -- --quick', () => {
     expect(report.results.admission.module).not.toHaveProperty('error');
     expect(report.results.admission.bare).not.toHaveProperty('error');
   }, 180_000);
+
+  it('acquire-cost.js measures the admission path in-process and prints its medians', () => {
+    const run = spawnSync(process.execPath, [ACQUIRE_COST, '--sockets', '200', '--rounds', '4'], { encoding: 'utf8', timeout: 60_000 });
+    if (run.status !== 0) throw new Error(`acquire-cost exited ${run.status}:\n${run.stdout}\n${run.stderr}`);
+    const summary = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { sockets: number; rounds: number; acquireUs: number; releaseUs: number };
+    expect(summary).toMatchObject({ sockets: 200, rounds: 1 });
+    expect(summary.acquireUs).toBeGreaterThan(0);
+    expect(summary.releaseUs).toBeGreaterThan(0);
+  }, 90_000);
 });
