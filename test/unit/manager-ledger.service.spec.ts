@@ -12,7 +12,7 @@ import {
   type WsManagerOptions,
 } from '../../src/index.js';
 import { admitMany, closeOf, nextMessage, recordEvents } from '../support/fixtures.js';
-import { SocketHarness } from '../support/socket-harness.js';
+import { SocketHarness, waitFor } from '../support/socket-harness.js';
 import { createManagerTestBed, type ManagerTestBed } from '../support/testing-module.js';
 
 /** An in-memory registry whose next `admit` never answers, or answers with a reply error. */
@@ -165,6 +165,9 @@ describe('ManagerLedger', () => {
       await bed.registry.remove('u', taken!.admission.manager.id);
       await bed.registry.admit(other('u', taken!.admission.manager.context), 20);
       const closed = closeOf(taken!);
+      // The sweep settles managers created before it started: not in its own millisecond, which
+      // the synchronous admission path can share with it.
+      await waitFor(() => Date.now() > fine!.admission.manager.createdAt, 1000, 'the clock to move past the admissions');
       await bed.sweep.sweep();
       expect(await closed).toEqual({ code: 4002, reason: 'SUPERSEDED' });
       expect(await bed.registry.get('u', lost!.admission.manager.id)).not.toBeNull();
