@@ -5,27 +5,14 @@
  * `session` first, `echo`, the per-user limit). Same environment interface: PORT, WS_PATH,
  * WS_JWT_SECRET, WS_HEARTBEAT_INTERVAL_MS, WS_MAX_MANAGERS_PER_USER, WS_MAX_PAYLOAD_BYTES.
  */
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer } from 'ws';
-import { hs256UserVerifier } from '../example/jwt-identity.js';
+import { WebSocketServer } from 'ws';
+import { baselineSettings, NaiveSessions, startHeartbeat, type BaselineSocket } from './lib/baseline.js';
 
-interface BareSocket extends WebSocket {
-  isAlive: boolean;
-}
+const { port, path, userOfToken, heartbeatMs, limit, maxPayload } = baselineSettings();
 
-const env = process.env;
-const port = Number(env.PORT ?? 3000);
-const path = env.WS_PATH ?? '/ws';
-// The example app's own verifier, so both pay the same per-handshake cost.
-const userOfToken = hs256UserVerifier(env.WS_JWT_SECRET ?? 'bench-secret');
-const heartbeatMs = Number(env.WS_HEARTBEAT_INTERVAL_MS ?? 30_000);
-const limit = Number(env.WS_MAX_MANAGERS_PER_USER ?? 20);
-const maxPayload = Number(env.WS_MAX_PAYLOAD_BYTES ?? 65_536);
-const CONTEXT = /^[A-Za-z0-9._:-]{1,64}$/;
-
-const byUser = new Map<string, Set<WebSocket>>();
+const sessions = new NaiveSessions(limit, heartbeatMs);
 const wss = new WebSocketServer({ noServer: true, maxPayload });
 const server = createServer((req, res) => {
   if (req.url === '/health') {
@@ -52,27 +39,12 @@ server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
   if (url.pathname !== path) return refuse(socket, 404, 'Not Found');
   void userOf(req, url).then((userId) => {
     if (userId === null) return refuse(socket, 401, 'Unauthorized');
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws as BareSocket, userId, url.searchParams.get('context')));
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws as BaselineSocket, userId, url.searchParams.get('context')));
   });
 });
 
-function onConnection(ws: BareSocket, userId: string, requested: string | null): void {
-  ws.on('error', () => undefined);
-  const context = requested ?? randomUUID();
-  if (!CONTEXT.test(context)) return ws.close(1008, 'INVALID_CONTEXT');
-  let sockets = byUser.get(userId);
-  if (!sockets) byUser.set(userId, (sockets = new Set()));
-  if (sockets.size >= limit) {
-    ws.send(JSON.stringify({ event: 'error', data: { code: 'MANAGER_LIMIT_REACHED', limit, active: sockets.size, retryAfterMs: heartbeatMs } }));
-    return ws.close(4029, 'MANAGER_LIMIT_REACHED');
-  }
-  sockets.add(ws);
-  ws.isAlive = true;
-  ws.on('pong', () => (ws.isAlive = true));
-  ws.on('close', () => {
-    sockets.delete(ws);
-    if (sockets.size === 0) byUser.delete(userId);
-  });
+function onConnection(ws: BaselineSocket, userId: string, requested: string | null): void {
+  // The message listener first: the client may answer `session` at once.
   ws.on('message', (raw, isBinary) => {
     let message: { event?: unknown; data?: unknown };
     try {
@@ -83,22 +55,10 @@ function onConnection(ws: BareSocket, userId: string, requested: string | null):
     if (typeof message?.event !== 'string') return ws.send('{"event":"error","data":{"code":"BAD_MESSAGE"}}');
     if (message.event === 'echo') ws.send(JSON.stringify({ event: 'echo', data: message.data }));
   });
-  const session = { managerId: randomUUID(), context, resumed: false, limit, active: sockets.size, cleanup: null };
-  ws.send(JSON.stringify({ event: 'session', data: session }));
+  sessions.admit(ws, userId, requested);
 }
 
-// The ws README recipe: every interval, terminate who did not answer the last ping, ping the rest.
-const heartbeat = setInterval(() => {
-  for (const client of wss.clients) {
-    const ws = client as BareSocket;
-    if (!ws.isAlive) {
-      ws.terminate();
-      continue;
-    }
-    ws.isAlive = false;
-    ws.ping();
-  }
-}, heartbeatMs);
+const heartbeat = startHeartbeat(() => wss.clients, heartbeatMs);
 
 function shutdown(): void {
   clearInterval(heartbeat);

@@ -1,11 +1,11 @@
 /**
  * `npm run bench`: the module's example application against a bare `ws` server, same machine,
- * same run. Writes bench/results/latest.json and latest.md (quick mode: quick.json / quick.md)
+ * same run; in admission and echo also a plain Nest gateway (bench/nest-server.ts), as context. Writes bench/results/latest.json and latest.md (quick mode: quick.json / quick.md)
  * and prints the table. Targets are reported, never asserted: the exit code is 0 unless the
  * benchmark itself could not run.
  *
  *   node dist/bench/run.js [--quick] [--out FILE.json] [--only admission,idle,echo,flood,churn,sweep,emergency]
- *                          [--targets bare,module] [--profile] [--rounds N]
+ *                          [--targets bare,module,nest] [--profile] [--rounds N]
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
   const only = new Set<Scenario>((args.only?.split(',') as Scenario[] | undefined) ?? SCENARIOS);
   const unknown = [...only].filter((s) => !SCENARIOS.includes(s));
   if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; choose from ${SCENARIOS.join(', ')}`);
-  const wanted = new Set(args.targets?.split(',') ?? ['bare', 'module']);
+  const wanted = new Set(args.targets?.split(',') ?? ['bare', 'module', 'nest']);
   const targets: Target[] = availableTargets().filter((t) => wanted.has(t.name));
   const missingModule = wanted.has('module') && !targets.some((t) => t.name === 'module');
   const resultsDir = join(DIST_DIR, '..', 'bench', 'results');
@@ -143,7 +143,8 @@ async function main(): Promise<void> {
         const all: Record<string, Outcome<unknown>[]> = {};
         for (let round = 0; round < rounds; round++) {
           // Alternate which target goes first, so neither always meets a warmer (or busier) machine.
-          const order = round % 2 === 0 ? targets : [...targets].reverse();
+          const runs = targets.filter((t) => t.scenarios?.includes(name) ?? true);
+          const order = round % 2 === 0 ? runs : [...runs].reverse();
           for (const target of order) {
             ctx.serverFlags = profileFlags(target.name);
             (all[target.name] ??= []).push(await attempt(`${name}/${target.name}`, () => socketScenarios[name]!(target, ctx)));

@@ -10,7 +10,14 @@ export type Outcome<T> = T | { error: string } | { skipped: string };
  * A socket scenario's outcome per target. Run in rounds, `module`/`bare` hold the per-number
  * medians and `rounds` every round, round i of one target interleaved with round i of the other.
  */
-export type PerTarget<T> = { module?: Outcome<T>; bare?: Outcome<T>; rounds?: { module?: Outcome<T>[]; bare?: Outcome<T>[] } };
+export type PerTarget<T> = {
+  module?: Outcome<T>;
+  bare?: Outcome<T>;
+  /** The plain Nest gateway (admission and echo only). */
+  nest?: Outcome<T>;
+  rounds?: { module?: Outcome<T>[]; bare?: Outcome<T>[]; nest?: Outcome<T>[] };
+};
+type TargetName = 'module' | 'bare' | 'nest';
 
 export interface Results {
   admission?: PerTarget<Awaited<ReturnType<typeof admission>>>;
@@ -34,7 +41,7 @@ export const FLAT_TOLERANCE = 1.5;
 export const CHURN_TOLERANCE_MIB = 2;
 
 /** One figure of each round of a target (`undefined` where that round failed). */
-function series<T>(p: PerTarget<T> | undefined, target: 'module' | 'bare', pick: (o: T) => number | undefined): (number | undefined)[] {
+function series<T>(p: PerTarget<T> | undefined, target: TargetName, pick: (o: T) => number | undefined): (number | undefined)[] {
   const outcomes = p?.rounds?.[target] ?? [p?.[target]];
   return outcomes.map((o) => {
     const value = ok(o);
@@ -55,12 +62,33 @@ export function roundStats(module: (number | undefined)[], bare: (number | undef
   return { rounds: Math.max(module.length, bare.length), ratio: ratios.length > 0 ? median(ratios) : null, ratioRange: rangeOf(ratios), moduleRange: rangeOf(defined(module)) };
 }
 
-/** A row of a socket scenario's figure: medians over the rounds, ratio = median of the rounds' ratios. */
-function measured<T>(p: PerTarget<T> | undefined, scenario: string, metric: string, unit: string, pick: (o: T) => number | undefined, goal?: Parameters<typeof row>[5]): Row {
-  const m = series(p, 'module', pick);
-  const b = series(p, 'bare', pick);
+/**
+ * A row of a socket scenario's figure: medians over the rounds, ratio = median of the rounds'
+ * ratios. `of`/`against` put another pair of targets in the module/bare columns (context rows).
+ */
+function measured<T>(
+  p: PerTarget<T> | undefined,
+  scenario: string,
+  metric: string,
+  unit: string,
+  pick: (o: T) => number | undefined,
+  goal?: Parameters<typeof row>[5],
+  of: TargetName = 'module',
+  against: TargetName = 'bare',
+): Row {
+  const m = series(p, of, pick);
+  const b = series(p, against, pick);
   const med = (values: (number | undefined)[]) => (defined(values).length > 0 ? median(defined(values)) : undefined);
   return row(scenario, metric, unit, med(m), med(b), goal, roundStats(m, b));
+}
+
+/** Where the plain Nest gateway ran: its figure against bare, and the module's against it (no goal: context). */
+function nestRows<T>(p: PerTarget<T> | undefined, scenario: string, metric: string, unit: string, pick: (o: T) => number | undefined): Row[] {
+  if (!ok(p?.nest)) return [];
+  return [
+    measured(p, scenario, `${metric}: Nest gateway (module column) vs bare`, unit, pick, undefined, 'nest', 'bare'),
+    measured(p, scenario, `${metric}: module vs Nest gateway (bare column)`, unit, pick, undefined, 'module', 'nest'),
+  ];
 }
 
 export function buildRows(r: Results): Row[] {
@@ -74,6 +102,8 @@ export function buildRows(r: Results): Row[] {
     measured(r.admission, `1 admission @${n}`, 'handshake p50', 'ms', (o) => o.handshakeMs.p50),
     measured(r.admission, `1 admission @${n}`, 'handshake p99', 'ms', (o) => o.handshakeMs.p99),
     measured(r.admission, `1 admission @${n}`, 'server CPU per admission', 'µs', (o) => o.serverCpuUsPerAdmission),
+    ...nestRows(r.admission, `1 admission @${n}`, 'handshakes/s', '/s', (o) => o.ratePerSec),
+    ...nestRows(r.admission, `1 admission @${n}`, 'server CPU per admission', 'µs', (o) => o.serverCpuUsPerAdmission),
   );
 
   const idl = pair(r.idle);
@@ -90,6 +120,9 @@ export function buildRows(r: Results): Row[] {
     measured(r.echo, `3 echo @${ne}`, 'round trip p99', 'ms', (o) => o.rttMs.p99, { kind: 'ratio-max', value: 1.2 }),
     measured(r.echo, `3 echo @${ne}`, 'throughput', 'msg/s', (o) => o.throughputPerSec, { kind: 'ratio-min', value: 0.85 }),
     measured(r.echo, `3 echo @${ne}`, 'server CPU per echo', 'µs', (o) => o.serverCpuUsPerEcho),
+    ...nestRows(r.echo, `3 echo @${ne}`, 'throughput', 'msg/s', (o) => o.throughputPerSec),
+    ...nestRows(r.echo, `3 echo @${ne}`, 'round trip p99', 'ms', (o) => o.rttMs.p99),
+    ...nestRows(r.echo, `3 echo @${ne}`, 'server CPU per echo', 'µs', (o) => o.serverCpuUsPerEcho),
   );
 
   rows.push(
@@ -172,7 +205,8 @@ export function buildNotes(r: Results): string[] {
     if (f) notes.push(`flood/${t}: the flooder ${JSON.stringify(f.flood)}${f.floodRttCensored > 0 ? `; the bystander's last echo was still unanswered when the window closed` : ''}`);
   }
   for (const key of ['admission', 'idle', 'echo', 'flood', 'churn'] as const) {
-    for (const t of ['module', 'bare'] as const) {
+    for (const t of ['module', 'bare', 'nest'] as const) {
+      if (t === 'nest' && !r[key]?.nest) continue;
       const rounds = r[key]?.rounds?.[t];
       if (rounds) rounds.forEach((o, i) => visit(`${key}/${t} round ${i + 1}`, o));
       else visit(`${key}/${t}`, r[key]?.[t]);

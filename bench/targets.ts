@@ -8,19 +8,27 @@ import { sleep } from './lib/stats.js';
 /** `dist/` of this build (this file is `dist/bench/targets.js`). */
 export const DIST_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** A server under test: the module's example application, or the bare `ws` baseline. */
+/**
+ * A server under test: the module's example application, the bare `ws` baseline, or a plain Nest
+ * gateway (Nest's own `WsAdapter`, no module), which splits the module's ratio into what Nest's
+ * gateway pipeline costs and what the module adds.
+ */
 export interface Target {
-  name: 'module' | 'bare';
+  name: 'module' | 'bare' | 'nest';
   /** Compiled entry, run inside `server-wrapper.js`. */
   entry: string;
+  /** The socket scenarios it runs in (all when absent). */
+  scenarios?: readonly string[];
 }
 
 export const BARE: Target = { name: 'bare', entry: join(DIST_DIR, 'bench', 'bare-server.js') };
 export const MODULE: Target = { name: 'module', entry: join(DIST_DIR, 'example', 'main.js') };
+/** Only where the targets are about speed: its figures are context, not judged. */
+export const NEST: Target = { name: 'nest', entry: join(DIST_DIR, 'bench', 'nest-server.js'), scenarios: ['admission', 'echo'] };
 
 /** The targets available in this build (the example app may not be built yet). */
 export function availableTargets(): Target[] {
-  return [BARE, MODULE].filter((t) => existsSync(t.entry));
+  return [BARE, MODULE, NEST].filter((t) => existsSync(t.entry));
 }
 
 /** What the wrapper's `sample` answers. */

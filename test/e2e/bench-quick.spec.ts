@@ -10,19 +10,23 @@ const ACQUIRE_COST = fileURLToPath(new URL('../../dist/bench/acquire-cost.js', i
 // Keeps the benchmark from rotting: the quick mode must run end to end. Its figures are
 // reported by `npm run bench`, never asserted here.
 describe('npm run bench -- --quick', () => {
-  it('runs every scenario against the module and the bare ws server and writes its report', () => {
+  it('runs every scenario against the module and the bare ws server (and the plain Nest gateway where it runs) and writes its report', () => {
     const out = `${mkdtempSync(`${tmpdir()}/wsm-bench-`)}/quick.json`;
     const run = spawnSync(process.execPath, [RUN, '--quick', '--out', out], { encoding: 'utf8', timeout: 150_000 });
     if (run.status !== 0) throw new Error(`bench exited ${run.status}:\n${run.stdout}\n${run.stderr}`);
     const report = JSON.parse(readFileSync(out, 'utf8')) as {
       machine: unknown;
-      rows: unknown[];
-      results: { admission: { module: Record<string, unknown>; bare: Record<string, unknown> } };
+      rows: { metric: string }[];
+      results: { admission: Record<'module' | 'bare' | 'nest', Record<string, unknown>>; echo: Record<string, unknown>; idle: Record<string, unknown> };
     };
     expect(report.machine).toBeTruthy();
     expect(report.rows.length).toBeGreaterThan(0);
     expect(report.results.admission.module).not.toHaveProperty('error');
     expect(report.results.admission.bare).not.toHaveProperty('error');
+    expect(report.results.admission.nest).not.toHaveProperty('error');
+    expect(report.results.echo).toHaveProperty('nest');
+    expect(report.results.idle).not.toHaveProperty('nest'); // speed scenarios only
+    expect(report.rows.map((r) => r.metric)).toContain('handshakes/s: module vs Nest gateway (bare column)');
   }, 180_000);
 
   it('acquire-cost.js measures the admission path in-process and prints its medians', () => {
