@@ -1,5 +1,5 @@
-import type { IncomingMessage } from 'node:http';
-import type { Writable } from 'node:stream';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex, Writable } from 'node:stream';
 import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { WsAdapter } from '@nestjs/platform-ws';
@@ -16,7 +16,7 @@ import { CONTEXT_PATTERN, WebSocketManagerFactory } from '../managers/websocket-
 import { CloseCodes } from '../managers/websocket-manager.js';
 import { parseFrame } from './frame-parser.js';
 import { assertOneHandlerPerEvent, discoverGateways, markGovernedServer, normalizePath, type GatewayInfo } from './governed-gateways.js';
-import { handshakeOf, queryOf, setHandshake } from './handshake.js';
+import { handshakeOf, queryParam, setHandshake } from './handshake.js';
 import { InboundRateLimiter } from './inbound-rate-limiter.js';
 import { isAcceptableUserId } from './user-id.js';
 import { WebSocketIdentityService } from './websocket-identity.service.js';
@@ -37,6 +37,24 @@ const INTERNAL_ERROR = 'INTERNAL_ERROR';
 type MessageCallback = MessageMappingProperties['callback'];
 
 type VerifyCallback = (result: boolean, code?: number, message?: string) => void;
+
+type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+type GovernedServer = WebSocketServer & { path?: string };
+
+/**
+ * Paths whose raw text is what WHATWG URL parsing makes of it (no escapes, dot segments or
+ * backslashes): an upgrade whose raw path equals one is matched without building a URL.
+ */
+const VERBATIM_PATH = /^\/(?:[\w\-.~!$&'()*,;=:@]+(?:\/[\w\-.~!$&'()*,;=:@]+)*)?$/;
+const isVerbatimPath = (path: string) => VERBATIM_PATH.test(path) && !path.split('/').some((segment) => segment === '.' || segment === '..');
+
+/** The path part of a request target (before any `?` or `#`). */
+function rawPathOf(url: string): string {
+  let end = url.indexOf('?');
+  const hash = url.indexOf('#');
+  if (hash >= 0 && (end < 0 || hash < end)) end = hash;
+  return end < 0 ? url : url.slice(0, end);
+}
 
 /** Why a handshake was refused. */
 export interface HandshakeRefusal {
@@ -69,6 +87,8 @@ export class WebSocketManagerAdapter extends WsAdapter {
   private readonly subscriptions = new WeakMap<WebSocket, Set<Subscription>>();
   private limiter?: InboundRateLimiter;
   private readonly governedServers = new Map<string, ReturnType<WsAdapter['create']>>();
+  /** Governed servers Nest's upgrade listener serves, by port and path (see {@link ensureHttpServerExists}). */
+  private readonly upgradeTargets = new Map<number, Map<string, GovernedServer>>();
   /** Each governed WebSocket's TCP socket (for {@link WriteCoalescer}): also the set of governed sockets. */
   private readonly tcpSockets = new WeakMap<WebSocket, Writable>();
   private readonly coalescer = new WriteCoalescer();
@@ -124,6 +144,42 @@ export class WebSocketManagerAdapter extends WsAdapter {
     markGovernedServer(server);
     server.on('connection', (socket: WebSocket, request: IncomingMessage) => this.tcpSockets.set(socket, request.socket));
     this.governedServers.set(governed.key, server);
+    const path = (server as GovernedServer).path;
+    // Served by Nest's upgrade listener on the HTTP server (not a server of its own) at a plain path.
+    if (this.wsServersRegistry.get(port)?.includes(server) && path !== undefined && isVerbatimPath(path)) {
+      let byPath = this.upgradeTargets.get(port);
+      if (!byPath) this.upgradeTargets.set(port, (byPath = new Map()));
+      byPath.set(path, server as GovernedServer);
+    }
+    return server;
+  }
+
+  /**
+   * Nest's upgrade listener builds a whole URL per handshake to find the server of its path. An
+   * upgrade whose raw path is exactly a governed server's path goes straight to that server
+   * (what Nest's listener would do, minus the URL, and minus its 400 for a malformed Host header,
+   * which no other step reads); everything else still goes through Nest's listener.
+   */
+  protected override ensureHttpServerExists(port: number, httpServer?: HttpServer): HttpServer | undefined {
+    const known = this.httpServersRegistry.has(port);
+    const server = super.ensureHttpServerExists(port, httpServer);
+    if (known) return server;
+    const listeners = (this as unknown as { upgradeListenersRegistry?: Map<number, UpgradeListener> }).upgradeListenersRegistry;
+    const nest = listeners?.get(port);
+    const target = this.httpServersRegistry.get(port) as HttpServer | undefined;
+    if (!listeners || !nest || !target || !target.listeners('upgrade').includes(nest)) return server; // not the WsAdapter this was written against
+    const direct: UpgradeListener = (request, socket, head) => {
+      const governed = request.url === undefined ? undefined : this.upgradeTargets.get(port)?.get(rawPathOf(request.url));
+      if (!governed) return nest(request, socket, head);
+      try {
+        governed.handleUpgrade(request, socket, head, (ws) => governed.emit('connection', ws, request));
+      } catch (error) {
+        socket.end(`HTTP/1.1 400\r\n${error instanceof Error ? error.message : String(error)}`);
+      }
+    };
+    target.off('upgrade', nest);
+    target.on('upgrade', direct);
+    listeners.set(port, direct); // so that dispose() takes this one off
     return server;
   }
 
@@ -171,10 +227,16 @@ export class WebSocketManagerAdapter extends WsAdapter {
       const userId = handshakeOf(request)?.userId;
       if (userId !== undefined) {
         this.rateLimiter().register(socket, userId);
-        socket.once('close', this.forgetSocket);
+        // ws emits 'close' once: `on` spares the wrapper `once` allocates per socket.
+        socket.on('close', this.forgetSocket);
       }
       callback(socket, request, ...rest);
     });
+  }
+
+  override bindClientDisconnect(client: WebSocket, callback: (...args: unknown[]) => void): void {
+    if (!this.tcpSockets.has(client)) return super.bindClientDisconnect(client, callback);
+    client.on('close', callback); // as Nest's `once`, without the wrapper (ws emits 'close' once)
   }
 
   override bindMessageHandlers(client: WebSocket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
@@ -343,7 +405,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
       this.logOnce('user-id', `refused a handshake: unacceptable user id "${logSafe(userId, 120)}" (control characters, lone surrogates or over 256 characters)`);
       return { status: 400, message: 'Bad Request' };
     }
-    const context = queryOf(request).get('context') ?? undefined;
+    const context = queryParam(request, 'context') ?? undefined;
     if (context !== undefined && !CONTEXT_PATTERN.test(context)) return { status: 400, message: 'Bad Request' };
     setHandshake(request, { userId, context, limit: identity.limit });
     return null;
