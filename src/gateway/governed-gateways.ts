@@ -18,6 +18,8 @@ export interface GatewayHandler {
   event: string;
   /** `Class.method` (the class that declares it), for error messages. */
   name: string;
+  /** The method's name (on an instance, the most derived method of that name). */
+  method: string;
 }
 
 /** A gateway of the application, as the module sees it. */
@@ -78,7 +80,7 @@ export function handlersOf(metatype: Type): GatewayHandler[] {
       const method = Object.getOwnPropertyDescriptor(proto, name)?.value as unknown;
       if (typeof method !== 'function' || !Reflect.getMetadata(MESSAGE_MAPPING_METADATA, method)) continue;
       // Named after the class that declares it, which is where the reader will look.
-      handlers.push({ event: String(Reflect.getMetadata(MESSAGE_METADATA, method)), name: `${(proto as { constructor: Type }).constructor.name}.${name}` });
+      handlers.push({ event: String(Reflect.getMetadata(MESSAGE_METADATA, method)), name: `${(proto as { constructor: Type }).constructor.name}.${name}`, method: name });
     }
   }
   return handlers;

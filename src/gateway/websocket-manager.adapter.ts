@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex, Writable } from 'node:stream';
 import { Logger, type INestApplicationContext } from '@nestjs/common';
-import { ModulesContainer } from '@nestjs/core';
+import { ApplicationConfig, ModulesContainer } from '@nestjs/core';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import { isObservable, type Observable, type Subscription } from 'rxjs';
@@ -21,6 +21,7 @@ import { InboundRateLimiter } from './inbound-rate-limiter.js';
 import { isAcceptableUserId } from './user-id.js';
 import { WebSocketIdentityService } from './websocket-identity.service.js';
 import { answerAppPing } from './app-heartbeat.js';
+import { directHandler, type DirectHandler } from './direct-handlers.js';
 import { WriteCoalescer } from './write-coalescer.js';
 
 /** Wire error code of a frame that is not JSON with a string `event` (or nested too deeply). */
@@ -87,6 +88,11 @@ export class WebSocketManagerAdapter extends WsAdapter {
   private readonly subscriptions = new WeakMap<WebSocket, Set<Subscription>>();
   private limiter?: InboundRateLimiter;
   private readonly governedServers = new Map<string, ReturnType<WsAdapter['create']>>();
+  /** The gateways of each governed server, and their handlers that are called directly (see `directHandler`). */
+  private readonly serverGateways = new Map<object, GatewayInfo[]>();
+  private readonly directHandlers = new Map<object, Map<string, DirectHandler>>();
+  /** The governed server whose connection Nest is binding now (its handlers are bound synchronously). */
+  private bindingServer: object | undefined;
   /** Governed servers Nest's upgrade listener serves, by port and path (see {@link ensureHttpServerExists}). */
   private readonly upgradeTargets = new Map<number, Map<string, GovernedServer>>();
   /** Each governed WebSocket's TCP socket (for {@link WriteCoalescer}): also the set of governed sockets. */
@@ -142,6 +148,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
       },
     });
     markGovernedServer(server);
+    this.serverGateways.set(server, governed.gateways);
     server.on('connection', (socket: WebSocket, request: IncomingMessage) => this.tcpSockets.set(socket, request.socket));
     this.governedServers.set(governed.key, server);
     const path = (server as GovernedServer).path;
@@ -188,7 +195,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
    * governed gateway is there. A gateway's own `path` wins over the `path` option. Fails at
    * bootstrap when a governed and a plain gateway, or two handlers of one event, share a server.
    */
-  private governedAt(port: number, ownPath: string | undefined): { key: string; path: string } | undefined {
+  private governedAt(port: number, ownPath: string | undefined): { key: string; path: string; gateways: GatewayInfo[] } | undefined {
     const path = normalizePath(ownPath);
     this.gateways ??= discoverGateways(this.app.get(ModulesContainer, { strict: false }));
     // The governed gateways Nest would key under this (port, path): their own path, or the default.
@@ -207,7 +214,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
       );
     }
     assertOneHandlerPerEvent(sharing, `path ${effective}`);
-    return { key: `${port}:${effective}`, path: effective };
+    return { key: `${port}:${effective}`, path: effective, gateways: sharing };
   }
 
   /** The identity step, looked up once (not per handshake). */
@@ -230,8 +237,37 @@ export class WebSocketManagerAdapter extends WsAdapter {
         // ws emits 'close' once: `on` spares the wrapper `once` allocates per socket.
         socket.on('close', this.forgetSocket);
       }
-      callback(socket, request, ...rest);
+      // Nest binds the socket's message handlers within this call (see bindMessageHandlers).
+      this.bindingServer = server;
+      try {
+        callback(socket, request, ...rest);
+      } finally {
+        this.bindingServer = undefined;
+      }
     });
+  }
+
+  /**
+   * The handlers of a governed server that need nothing of Nest's handler proxy, by event: looked
+   * up once per server, and kept only for events Nest bound to the socket (`handlers`).
+   */
+  private directHandlersOf(server: object | undefined, handlers: MessageMappingProperties[]): Map<string, DirectHandler> | undefined {
+    if (server === undefined) return undefined;
+    let direct = this.directHandlers.get(server);
+    if (direct === undefined) {
+      direct = new Map();
+      const bound = new Set(handlers.map((h) => String(h.message)));
+      const config = this.app.get(ApplicationConfig, { strict: false });
+      for (const gateway of this.serverGateways.get(server) ?? []) {
+        if (!gateway.instance) continue;
+        for (const { event, method } of gateway.handlers) {
+          const handler = bound.has(event) ? directHandler(gateway.instance, method, config) : undefined;
+          if (handler) direct.set(event, handler);
+        }
+      }
+      this.directHandlers.set(server, direct);
+    }
+    return direct;
   }
 
   override bindClientDisconnect(client: WebSocket, callback: (...args: unknown[]) => void): void {
@@ -247,6 +283,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
     // few: a scan of Nest's own array beats building a Map per socket.
     const factory = this.factory();
     const limiter = this.rateLimiter();
+    const direct = this.directHandlersOf(this.bindingServer, handlers);
     // Answers to frames read together leave in one write (see WriteCoalescer).
     const coalescer = this.coalescer;
     const end = () => coalescer.end(tcp);
@@ -254,7 +291,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
       coalescer.begin(tcp);
       let answered: Promise<void> | undefined;
       try {
-        answered = this.onFrame(client, raw, isBinary, handlers, factory, limiter);
+        answered = this.onFrame(client, raw, isBinary, handlers, direct, factory, limiter);
       } finally {
         if (answered) answered.then(end, end);
         else end();
@@ -268,6 +305,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
     raw: RawData,
     isBinary: boolean,
     handlers: MessageMappingProperties[],
+    direct: Map<string, DirectHandler> | undefined,
     factory: WebSocketManagerFactory,
     limiter: InboundRateLimiter,
   ): Promise<void> | undefined {
@@ -282,6 +320,8 @@ export class WebSocketManagerAdapter extends WsAdapter {
     if (answerAppPing(client, frame.event)) return undefined; // client heartbeat (app-heartbeat.ts): answered, not activity
     factory.managerOfSocket(client)?.markActivity(now);
     const { event, data } = frame;
+    const called = direct?.get(event);
+    if (called) return this.deliverDirect(client, event, called, data);
     for (const handler of handlers) {
       if ((typeof handler.message === 'string' ? handler.message : String(handler.message)) === event) {
         return this.deliver(client, event, handler.callback, data);
@@ -334,8 +374,34 @@ export class WebSocketManagerAdapter extends WsAdapter {
     return undefined;
   }
 
-  /** Writes a handler's answer: a value once, an Observable's values until it ends or the socket closes. */
-  private answer(client: WebSocket, event: string, result: unknown): void {
+  /** {@link deliver} for a handler called without Nest's proxy: a failure goes to its exception filter, as Nest's proxy would send it. */
+  private deliverDirect(client: WebSocket, event: string, handler: DirectHandler, data: unknown): Promise<void> | undefined {
+    const fail = (error: unknown) => this.directFailed(client, event, handler, data, error);
+    let result: unknown;
+    try {
+      result = handler.invoke(client, data, event);
+    } catch (error) {
+      fail(error);
+      return undefined;
+    }
+    if (isThenable(result)) return Promise.resolve(result).then((value: unknown) => this.answer(client, event, value, fail), fail);
+    this.answer(client, event, result, fail);
+    return undefined;
+  }
+
+  private directFailed(client: WebSocket, event: string, handler: DirectHandler, data: unknown, error: unknown): void {
+    try {
+      handler.fail(client, data, event, error);
+    } catch (filterError) {
+      this.handlerFailed(client, event, filterError);
+    }
+  }
+
+  /**
+   * Writes a handler's answer: a value once, an Observable's values until it ends or the socket
+   * closes. An Observable's error goes to `fail` (default: answered `INTERNAL_ERROR` and logged).
+   */
+  private answer(client: WebSocket, event: string, result: unknown, fail?: (error: unknown) => void): void {
     try {
       if (!isObservable(result)) {
         this.send(client, result);
@@ -347,7 +413,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
       const owned = subscriptions;
       const subscription: Subscription = result.subscribe({
         next: (value) => this.send(client, value),
-        error: (error: unknown) => this.handlerFailed(client, event, error),
+        error: fail ?? ((error: unknown) => this.handlerFailed(client, event, error)),
       });
       // Finished (or failed) at once: nothing to keep; otherwise held until the socket closes.
       if (!subscription.closed) {

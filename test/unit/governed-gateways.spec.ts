@@ -34,8 +34,8 @@ describe('governed gateways', () => {
   describe('handlersOf', () => {
     it('lists the handlers through the prototype chain, the most derived method of each name once', () => {
       expect(handlersOf(Chat)).toEqual([
-        { event: 'join', name: 'Chat.join' },
-        { event: 'say', name: 'Chat.say' },
+        { event: 'join', name: 'Chat.join', method: 'join' },
+        { event: 'say', name: 'Chat.say', method: 'say' },
       ]);
       expect(handlersOf(ChatPlus).map((h) => h.name).sort()).toEqual(['Chat.join', 'ChatPlus.enter', 'ChatPlus.say']);
     });
