@@ -28,6 +28,8 @@ export interface GatewayInfo {
   metatype: Type;
   /** Its instance (once created). */
   instance: object | undefined;
+  /** One instance for all sockets (Nest makes one per connection for a gateway with request-scoped dependencies). */
+  static: boolean;
   /** Port of `@WebSocketGateway(port)`; 0: the HTTP server's. */
   port: number;
   /** Its own `path` option, if any. */
@@ -59,6 +61,7 @@ export function discoverGateways(container: ModulesContainer): GatewayInfo[] {
     gateways.push({
       metatype,
       instance: (wrapper.instance as object | undefined) ?? undefined,
+      static: wrapper.isDependencyTreeStatic(),
       port: Number(Reflect.getMetadata(PORT_METADATA, metatype) ?? 0),
       ownPath: options.path,
       // Inherited: WebSocketManagerGateway carries it, so every subclass does.

@@ -259,7 +259,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
       const bound = new Set(handlers.map((h) => String(h.message)));
       const config = this.app.get(ApplicationConfig, { strict: false });
       for (const gateway of this.serverGateways.get(server) ?? []) {
-        if (!gateway.instance) continue;
+        if (!gateway.instance || !gateway.static) continue; // a request-scoped gateway's handlers need Nest's proxy
         for (const { event, method } of gateway.handlers) {
           const handler = bound.has(event) ? directHandler(gateway.instance, method, config) : undefined;
           if (handler) direct.set(event, handler);

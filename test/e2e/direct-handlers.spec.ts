@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { Injectable, Logger, type CanActivate, type INestApplication } from '@nestjs/common';
+import { Injectable, Logger, Scope, type CanActivate, type INestApplication } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { InterceptorsConsumer } from '@nestjs/core/internal';
 import { Test } from '@nestjs/testing';
@@ -151,5 +151,50 @@ describe('handlers called without Nest\'s proxy answer exactly as through it', (
     expect(answers.observableError![0]).toMatchObject({ event: 'exception', data: { message: 'stream refused' } });
     expect(answers.socket).toEqual([{ event: 'socket', data: true }]);
     vi.restoreAllMocks();
+  });
+});
+
+@Injectable({ scope: Scope.REQUEST })
+class PerConnection {
+  readonly id = Math.random();
+}
+
+/** Request-scoped dependencies: Nest makes an instance per connection, so its handlers keep Nest's proxy. */
+@WebSocketGateway()
+class ScopedGateway extends WebSocketManagerGateway {
+  constructor(private readonly perConnection: PerConnection) {
+    super();
+  }
+
+  @SubscribeMessage('echo')
+  echo(@MessageBody() data: unknown) {
+    return { event: 'echo', data: { data, scoped: typeof this.perConnection.id === 'number' } };
+  }
+}
+
+describe('a gateway with request-scoped dependencies', () => {
+  let app: INestApplication;
+
+  afterAll(() => app?.close());
+
+  it('keeps Nest\'s proxy: its handler runs on the instance Nest made for the connection', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [ScheduleModule.forRoot(), WebSocketManagerModule.forRoot({ identityResolver: userOf, cleanupCron: '0 0 0 1 1 *' })],
+      providers: [ScopedGateway, PerConnection],
+    }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    app.useWebSocketAdapter(new WebSocketManagerAdapter(app));
+    await app.listen(0, '127.0.0.1');
+    const throughNest = vi.spyOn(InterceptorsConsumer.prototype, 'intercept');
+    const client = new TestClient(new WebSocket(`ws://127.0.0.1:${new URL(await app.getUrl()).port}/ws?user=s`));
+    try {
+      await client.next('session');
+      client.send('echo', 7);
+      expect((await client.next('echo')).data).toEqual({ data: 7, scoped: true });
+      expect(throughNest).toHaveBeenCalledTimes(1);
+    } finally {
+      client.ws.terminate();
+      throughNest.mockRestore();
+    }
   });
 });

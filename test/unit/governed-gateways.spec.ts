@@ -24,6 +24,7 @@ class OptedIn {
 const info = (metatype: GatewayInfo['metatype']): GatewayInfo => ({
   metatype,
   instance: undefined,
+  static: true,
   port: 0,
   ownPath: undefined,
   governed: true,
