@@ -39,6 +39,12 @@ type MessageCallback = MessageMappingProperties['callback'];
 
 type VerifyCallback = (result: boolean, code?: number, message?: string) => void;
 
+/** The handlers one gateway bound to a socket, and those of them called directly. */
+interface Binding {
+  handlers: MessageMappingProperties[];
+  direct: Map<string, DirectHandler> | undefined;
+}
+
 type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 type GovernedServer = WebSocketServer & { path?: string };
 
@@ -90,7 +96,9 @@ export class WebSocketManagerAdapter extends WsAdapter {
   private readonly governedServers = new Map<string, ReturnType<WsAdapter['create']>>();
   /** The gateways of each governed server, and their handlers that are called directly (see `directHandler`). */
   private readonly serverGateways = new Map<object, GatewayInfo[]>();
-  private readonly directHandlers = new Map<object, Map<string, DirectHandler>>();
+  private readonly directHandlers = new Map<GatewayInfo, Map<string, DirectHandler>>();
+  /** Sockets of servers shared by several governed gateways: every gateway's handlers, read by one listener. */
+  private readonly sharedBindings = new WeakMap<WebSocket, Binding[]>();
   /** The governed server whose connection Nest is binding now (its handlers are bound synchronously). */
   private bindingServer: object | undefined;
   /** Governed servers Nest's upgrade listener serves, by port and path (see {@link ensureHttpServerExists}). */
@@ -248,24 +256,29 @@ export class WebSocketManagerAdapter extends WsAdapter {
   }
 
   /**
-   * The handlers of a governed server that need nothing of Nest's handler proxy, by event: looked
-   * up once per server, and kept only for events Nest bound to the socket (`handlers`).
+   * The handlers Nest is binding (one gateway's: gateways sharing a server each bind their own)
+   * that need nothing of Nest's handler proxy, by event. Looked up once per gateway, and kept only
+   * for events Nest bound to the socket, so each frame is still answered by one gateway only.
    */
   private directHandlersOf(server: object | undefined, handlers: MessageMappingProperties[]): Map<string, DirectHandler> | undefined {
-    if (server === undefined) return undefined;
-    let direct = this.directHandlers.get(server);
+    const first = handlers[0];
+    if (server === undefined || first === undefined) return undefined;
+    // Events are unique per server (checked at bootstrap): one of them names the gateway.
+    const gateway = this.serverGateways.get(server)?.find((g) => g.handlers.some((h) => h.event === String(first.message)));
+    if (!gateway) return undefined;
+    let direct = this.directHandlers.get(gateway);
     if (direct === undefined) {
       direct = new Map();
       const bound = new Set(handlers.map((h) => String(h.message)));
-      const config = this.app.get(ApplicationConfig, { strict: false });
-      for (const gateway of this.serverGateways.get(server) ?? []) {
-        if (!gateway.instance || !gateway.static) continue; // a request-scoped gateway's handlers need Nest's proxy
+      // A request-scoped gateway's handlers run on Nest's per-connection instance: they keep the proxy.
+      if (gateway.instance && gateway.static) {
+        const config = this.app.get(ApplicationConfig, { strict: false });
         for (const { event, method } of gateway.handlers) {
           const handler = bound.has(event) ? directHandler(gateway.instance, method, config) : undefined;
           if (handler) direct.set(event, handler);
         }
       }
-      this.directHandlers.set(server, direct);
+      this.directHandlers.set(gateway, direct);
     }
     return direct;
   }
@@ -278,12 +291,21 @@ export class WebSocketManagerAdapter extends WsAdapter {
   override bindMessageHandlers(client: WebSocket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
     const tcp = this.tcpSockets.get(client);
     if (!tcp) return super.bindMessageHandlers(client, handlers, transform); // not governed
+    const server = this.bindingServer;
+    const binding: Binding = { handlers, direct: this.directHandlersOf(server, handlers) };
+    const bindings: Binding[] = [binding];
+    if (server !== undefined && (this.serverGateways.get(server)?.length ?? 0) > 1) {
+      // Gateways sharing a path each bind their handlers: one listener reads the frame for all of
+      // them (budget, parse, app ping and BAD_MESSAGE once per frame, not once per gateway).
+      const shared = this.sharedBindings.get(client);
+      if (shared) return void shared.push(binding);
+      this.sharedBindings.set(client, bindings);
+    }
     // One listener and one JSON.parse per frame instead of Nest's per-socket rxjs pipeline, which
     // the benchmark showed costing per-message latency and per-connection memory. Handlers are
     // few: a scan of Nest's own array beats building a Map per socket.
     const factory = this.factory();
     const limiter = this.rateLimiter();
-    const direct = this.directHandlersOf(this.bindingServer, handlers);
     // Answers to frames read together leave in one write (see WriteCoalescer).
     const coalescer = this.coalescer;
     const end = () => coalescer.end(tcp);
@@ -291,7 +313,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
       coalescer.begin(tcp);
       let answered: Promise<void> | undefined;
       try {
-        answered = this.onFrame(client, raw, isBinary, handlers, direct, factory, limiter);
+        answered = this.onFrame(client, raw, isBinary, bindings, factory, limiter);
       } finally {
         if (answered) answered.then(end, end);
         else end();
@@ -304,8 +326,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
     client: WebSocket,
     raw: RawData,
     isBinary: boolean,
-    handlers: MessageMappingProperties[],
-    direct: Map<string, DirectHandler> | undefined,
+    bindings: readonly Binding[],
     factory: WebSocketManagerFactory,
     limiter: InboundRateLimiter,
   ): Promise<void> | undefined {
@@ -320,11 +341,13 @@ export class WebSocketManagerAdapter extends WsAdapter {
     if (answerAppPing(client, frame.event)) return undefined; // client heartbeat (app-heartbeat.ts): answered, not activity
     factory.managerOfSocket(client)?.markActivity(now);
     const { event, data } = frame;
-    const called = direct?.get(event);
-    if (called) return this.deliverDirect(client, event, called, data);
-    for (const handler of handlers) {
-      if ((typeof handler.message === 'string' ? handler.message : String(handler.message)) === event) {
-        return this.deliver(client, event, handler.callback, data);
+    for (const { handlers, direct } of bindings) {
+      const called = direct?.get(event);
+      if (called) return this.deliverDirect(client, event, called, data);
+      for (const handler of handlers) {
+        if ((typeof handler.message === 'string' ? handler.message : String(handler.message)) === event) {
+          return this.deliver(client, event, handler.callback, data);
+        }
       }
     }
     return undefined;

@@ -68,6 +68,9 @@ export abstract class WebSocketManagerGateway implements OnGatewayConnection, On
 
   /** Admits a new socket to its session (or refuses it); subclasses that override it call `super`. */
   handleConnection(client: WebSocket, request?: IncomingMessage): Promise<Admission | null> {
+    // Governed gateways sharing a path each see the socket: it is admitted once, by the first.
+    const started = this.wsManagerSessions.started(client);
+    if (started) return started;
     client.on('error', this.#onSocketError);
     if (this.#draining) {
       client.close(CloseCodes.GoingAway, 'SERVER_SHUTDOWN');

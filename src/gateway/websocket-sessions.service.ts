@@ -30,6 +30,11 @@ export class WebSocketSessions {
     this.admissions.set(socket, admission);
   }
 
+  /** The admission recorded for a socket, if one was started (another gateway on the same server may have). */
+  started(socket: WebSocket): Promise<Admission | null> | undefined {
+    return this.admissions.get(socket);
+  }
+
   /** Resolves to the socket's admission once its session is established, `null` if refused or unknown. */
   admitted(socket: WebSocket): Promise<Admission | null> {
     return this.admissions.get(socket) ?? Promise.resolve(null);

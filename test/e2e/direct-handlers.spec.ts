@@ -7,7 +7,7 @@ import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WsExc
 import { of, throwError, type Observable } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
-import { InvalidContextError, WebSocketManagerAdapter, WebSocketManagerGateway, WebSocketManagerModule } from '../../src/index.js';
+import { InvalidContextError, MANAGER_REGISTRY, WebSocketManagerAdapter, WebSocketManagerGateway, WebSocketManagerModule, type ManagerRegistry } from '../../src/index.js';
 import { TestClient, type Frame } from '../support/app-harness.js';
 
 @Injectable()
@@ -195,6 +195,62 @@ describe('a gateway with request-scoped dependencies', () => {
     } finally {
       client.ws.terminate();
       throughNest.mockRestore();
+    }
+  });
+});
+
+/** Two governed gateways sharing one server (the default path): each binds its own handlers. */
+@WebSocketGateway()
+class FirstShared extends WebSocketManagerGateway {
+  @SubscribeMessage('first') first(@MessageBody() data: unknown) {
+    return { event: 'first', data };
+  }
+}
+
+@WebSocketGateway()
+class SecondShared extends WebSocketManagerGateway {
+  @SubscribeMessage('second') second(@MessageBody() data: unknown) {
+    return { event: 'second', data };
+  }
+}
+
+describe('gateways sharing a server', () => {
+  let app: INestApplication;
+
+  afterAll(() => app?.close());
+
+  it('admits the socket once, reads each frame once, and answers each event from the gateway that declares it', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [ScheduleModule.forRoot(), WebSocketManagerModule.forRoot({ identityResolver: userOf, cleanupCron: '0 0 0 1 1 *' })],
+      providers: [FirstShared, SecondShared],
+    }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    app.useWebSocketAdapter(new WebSocketManagerAdapter(app));
+    await app.listen(0, '127.0.0.1');
+    const client = new TestClient(new WebSocket(`ws://127.0.0.1:${new URL(await app.getUrl()).port}/ws?user=shared`));
+    try {
+      await client.next('session');
+      const frames: Frame[] = [];
+      client.ws.on('message', (raw) => frames.push(JSON.parse(String(raw)) as Frame));
+      expect(await app.get<ManagerRegistry>(MANAGER_REGISTRY).countByUser('shared')).toBe(1); // admitted once, not by each gateway
+      client.ws.send('not json');
+      client.send('wsm:ping');
+      client.send('first', 1);
+      client.send('second', 2);
+      client.send('first', 3);
+      // One answer per frame.
+      await expect.poll(() => frames.filter((f) => f.event === 'first' || f.event === 'second').length).toBe(3);
+      await new Promise((r) => setTimeout(r, 100)); // a duplicate would come within the same turns
+      expect(frames.filter((f) => f.event === 'first' || f.event === 'second')).toEqual([
+        { event: 'first', data: 1 },
+        { event: 'second', data: 2 },
+        { event: 'first', data: 3 },
+      ]);
+      // The frame is read once for both gateways: one BAD_MESSAGE, one app pong.
+      expect(frames.filter((f) => f.event === 'error')).toEqual([{ event: 'error', data: { code: 'BAD_MESSAGE' } }]);
+      expect(frames.filter((f) => f.event === 'wsm:pong')).toHaveLength(1);
+    } finally {
+      client.ws.terminate();
     }
   });
 });
