@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { Injectable, Logger, Scope, type CanActivate, type INestApplication } from '@nestjs/common';
+import { Injectable, Logger, Scope, type CanActivate, type INestApplication, type Provider } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { InterceptorsConsumer } from '@nestjs/core/internal';
 import { Test } from '@nestjs/testing';
@@ -83,6 +83,18 @@ import { UseGuards as UseGuardsRef } from '@nestjs/common';
 
 const userOf = (request: IncomingMessage) => new URL(request.url ?? '/', 'http://x').searchParams.get('user');
 
+/** An app with the module and `providers`, listening on a free port. */
+async function startApp(providers: Provider[]): Promise<{ app: INestApplication; port: number }> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [ScheduleModule.forRoot(), WebSocketManagerModule.forRoot({ identityResolver: userOf, cleanupCron: '0 0 0 1 1 *' })],
+    providers,
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  app.useWebSocketAdapter(new WebSocketManagerAdapter(app));
+  await app.listen(0, '127.0.0.1');
+  return { app, port: Number(new URL(await app.getUrl()).port) };
+}
+
 /** Sends `event` then a marker, and returns every frame answered before the marker's answer. */
 async function answersTo(client: TestClient, event: string, data: unknown): Promise<Frame[]> {
   client.send(event, data);
@@ -101,14 +113,7 @@ describe('handlers called without Nest\'s proxy answer exactly as through it', (
   const clients: TestClient[] = [];
 
   beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [ScheduleModule.forRoot(), WebSocketManagerModule.forRoot({ identityResolver: userOf, cleanupCron: '0 0 0 1 1 *' })],
-      providers: [DirectGateway, ProxiedGateway, AllowAll],
-    }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    app.useWebSocketAdapter(new WebSocketManagerAdapter(app));
-    await app.listen(0, '127.0.0.1');
-    port = Number(new URL(await app.getUrl()).port);
+    ({ app, port } = await startApp([DirectGateway, ProxiedGateway, AllowAll]));
   });
   afterAll(async () => {
     for (const c of clients) c.ws.terminate();
@@ -178,15 +183,10 @@ describe('a gateway with request-scoped dependencies', () => {
   afterAll(() => app?.close());
 
   it('keeps Nest\'s proxy: its handler runs on the instance Nest made for the connection', async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [ScheduleModule.forRoot(), WebSocketManagerModule.forRoot({ identityResolver: userOf, cleanupCron: '0 0 0 1 1 *' })],
-      providers: [ScopedGateway, PerConnection],
-    }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    app.useWebSocketAdapter(new WebSocketManagerAdapter(app));
-    await app.listen(0, '127.0.0.1');
+    const started = await startApp([ScopedGateway, PerConnection]);
+    app = started.app;
     const throughNest = vi.spyOn(InterceptorsConsumer.prototype, 'intercept');
-    const client = new TestClient(new WebSocket(`ws://127.0.0.1:${new URL(await app.getUrl()).port}/ws?user=s`));
+    const client = new TestClient(new WebSocket(`ws://127.0.0.1:${started.port}/ws?user=s`));
     try {
       await client.next('session');
       client.send('echo', 7);
@@ -220,14 +220,9 @@ describe('gateways sharing a server', () => {
   afterAll(() => app?.close());
 
   it('admits the socket once, reads each frame once, and answers each event from the gateway that declares it', async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [ScheduleModule.forRoot(), WebSocketManagerModule.forRoot({ identityResolver: userOf, cleanupCron: '0 0 0 1 1 *' })],
-      providers: [FirstShared, SecondShared],
-    }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    app.useWebSocketAdapter(new WebSocketManagerAdapter(app));
-    await app.listen(0, '127.0.0.1');
-    const client = new TestClient(new WebSocket(`ws://127.0.0.1:${new URL(await app.getUrl()).port}/ws?user=shared`));
+    const started = await startApp([FirstShared, SecondShared]);
+    app = started.app;
+    const client = new TestClient(new WebSocket(`ws://127.0.0.1:${started.port}/ws?user=shared`));
     try {
       await client.next('session');
       const frames: Frame[] = [];
