@@ -4,7 +4,7 @@
  * managers cannot each hold a socket, so their connections are {@link FakeSocket}s.
  */
 import 'reflect-metadata';
-import { Module, type INestApplicationContext } from '@nestjs/common';
+import { Module, type INestApplicationContext, type ModuleMetadata } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import type { WebSocket } from 'ws';
@@ -13,9 +13,9 @@ import { WebSocketManagerModule, type WsManagerOptions } from '../../src/index.j
 /** Never fires during a run: the benchmark calls the sweep itself. */
 const NEVER = '0 0 0 1 1 *';
 
-export async function createBenchApp(options: WsManagerOptions): Promise<INestApplicationContext> {
+export async function createBenchApp(options: WsManagerOptions, imports: NonNullable<ModuleMetadata['imports']> = []): Promise<INestApplicationContext> {
   class BenchModule {}
-  Module({ imports: [ScheduleModule.forRoot(), WebSocketManagerModule.forRoot({ cleanupCron: NEVER, ...options })] })(BenchModule);
+  Module({ imports: [ScheduleModule.forRoot(), WebSocketManagerModule.forRoot({ cleanupCron: NEVER, ...options }), ...imports] })(BenchModule);
   const app = await NestFactory.createApplicationContext(BenchModule, { logger: false, abortOnError: false });
   await app.init();
   return app;

@@ -1,4 +1,3 @@
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { exhaustMap, filter, from, share, Subject, timer, type Observable, type Subscription } from 'rxjs';
 import type { CleanupReport } from '../cleanup/cleanup-report.js';
@@ -9,6 +8,7 @@ import { HealthAssessmentService } from '../health/health-assessment.service.js'
 import { HealthClass } from '../health/health-class.js';
 import { ManagerLifecycleService } from '../lifecycle/manager-lifecycle.service.js';
 import { LocalManagerStore } from '../managers/local-manager.store.js';
+import { censusLocalManagers } from '../metrics/local-manager-counts.js';
 import type { ManagerRegistry } from '../registry/manager-registry.interface.js';
 import { AdminClusterReader, type AdminNodeView } from './admin-cluster.reader.js';
 import { WS_ADMIN_OPTIONS } from './admin.constants.js';
@@ -56,8 +56,6 @@ export interface AdminOverview {
   computeMs: number;
 }
 
-/** Managers classified per event-loop turn while computing the totals. */
-const CLASSIFY_SLICE = 5000;
 /** Users near the limit in the overview. */
 const OVERVIEW_TOP = 10;
 
@@ -120,15 +118,10 @@ export class AdminOverviewService implements OnModuleInit, OnModuleDestroy {
   /** Computes the overview now. */
   async compute(): Promise<AdminOverview> {
     const started = performance.now();
-    const byHealth = Object.fromEntries(Object.values(HealthClass).map((c) => [c, 0])) as Record<HealthClass, number>;
-    let managers = 0;
-    let connections = 0;
     const now = Date.now();
-    for (const manager of this.store.values()) {
-      byHealth[this.health.classOf(manager, now)]++;
-      for (const c of manager.connections) if (c.isOpen) connections++;
-      if (++managers % CLASSIFY_SLICE === 0) await yieldToLoop();
-    }
+    const census = await censusLocalManagers(this.store, (manager, at) => this.health.classOf(manager, at));
+    const { byHealth, connections } = census;
+    const managers = census.connected + census.detached;
     // Redis unreachable: the local totals are still worth showing; the cluster parts come back empty.
     const [topUsers, nodes] = await Promise.all([this.users.top(OVERVIEW_TOP).catch(() => []), this.cluster.nodes().catch(() => [])]);
     const sweep = this.sweep.getStatus();

@@ -6,7 +6,7 @@ import { ScheduledSweepService } from '../cleanup/scheduled-sweep.service.js';
 import { MANAGER_REGISTRY, WS_MANAGER_OPTIONS } from '../config/ws-manager.constants.js';
 import type { ResolvedWsManagerOptions } from '../config/ws-manager.options.js';
 import { LocalManagerStore } from '../managers/local-manager.store.js';
-import { countLocalManagers } from '../metrics/local-manager-counts.js';
+import { censusLocalManagers } from '../metrics/local-manager-counts.js';
 import type { ManagerRegistry } from '../registry/manager-registry.interface.js';
 
 /** Options of {@link WebSocketManagerHealthIndicator.isHealthy}. */
@@ -84,7 +84,7 @@ export class WebSocketManagerHealthIndicator implements OnApplicationBootstrap {
     const session = this.indicators.check(key);
     const now = Date.now();
     const status = sweep.getStatus();
-    const counts = countLocalManagers(store);
+    const counts = await censusLocalManagers(store);
     const details: WebSocketManagerHealthDetails = {
       registry: registry.kind,
       managers: counts.connected + counts.detached,
@@ -103,7 +103,7 @@ export class WebSocketManagerHealthIndicator implements OnApplicationBootstrap {
       return session.down({ ...details, message: `registry (${registry.kind}) unreachable: ${answer.message ?? 'no answer'}` });
     }
 
-    const periodMs = cronPeriodMs(moduleOptions.cleanupCron);
+    const periodMs = cronPeriodMs(moduleOptions.cleanupCron, now);
     const since = Math.max(status.lastFinishedAt ?? 0, this.bootstrappedAt);
     if (now - since > missedSweeps * periodMs) {
       const last = status.lastFinishedAt === null ? 'no sweep has finished' : `the last sweep finished ${now - since} ms ago`;
@@ -124,8 +124,25 @@ export class WebSocketManagerHealthIndicator implements OnApplicationBootstrap {
   }
 }
 
-/** The longest gap between the next few fire times of a cron expression, in ms. */
-function cronPeriodMs(expression: string): number {
+/** How long a computed cron period is reused: its next fire times move on, slowly. */
+const CRON_PERIOD_TTL_MS = 60_000;
+const cronPeriods = new Map<string, { periodMs: number; at: number }>();
+
+/**
+ * The longest gap between the next few fire times of a cron expression, in ms. Computing it
+ * takes 2 ms for `*\/30 * * * * *` and 15–35 ms for a yearly schedule (luxon), so a health
+ * probe polled every few seconds reuses it for a minute; an irregular schedule (weekdays only)
+ * changes its gaps over days, not within a minute.
+ */
+function cronPeriodMs(expression: string, now = Date.now()): number {
+  const cached = cronPeriods.get(expression);
+  if (cached && now - cached.at < CRON_PERIOD_TTL_MS) return cached.periodMs;
+  const periodMs = measureCronPeriodMs(expression);
+  cronPeriods.set(expression, { periodMs, at: now });
+  return periodMs;
+}
+
+function measureCronPeriodMs(expression: string): number {
   const fires = new CronTime(expression).sendAt(5).map((t) => t.toMillis());
   let period = 0;
   for (let i = 1; i < fires.length; i++) period = Math.max(period, fires[i]! - fires[i - 1]!);

@@ -7,4 +7,4 @@ export {
   type WebSocketManagerMetricSet,
 } from './websocket-manager.metric-definitions.js';
 export { getOrCreateCounter, getOrCreateGauge, getOrCreateHistogram } from './get-or-create-metric.js';
-export { countLocalManagers, type LocalManagerCounts } from './local-manager-counts.js';
+export { CENSUS_SLICE, censusLocalManagers, countLocalManagers, type LocalManagerCensus, type LocalManagerCounts } from './local-manager-counts.js';

@@ -1,9 +1,8 @@
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { HealthClass } from '../health/health-class.js';
 import type { LocalManagerStore } from '../managers/local-manager.store.js';
-import type { WebSocketManager } from '../managers/websocket-manager.js';
 import { getOrCreateCounter, getOrCreateGauge, getOrCreateHistogram } from './get-or-create-metric.js';
-import { countLocalManagers } from './local-manager-counts.js';
+import { censusLocalManagers, type LocalManagerCensus, type ManagerClassifier } from './local-manager-counts.js';
 import { WS_METRICS_PREFIX as P } from './metrics.constants.js';
 
 /** The name of every metric of this module, as it appears on `/metrics`. */
@@ -29,7 +28,7 @@ export const WS_METRIC_NAMES = {
 export const CLEANUP_DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** prom-client keeps a metric's `collect` config as a property and calls it at every scrape. */
-type Collectable<M> = { collect: (this: M) => void };
+type Collectable<M> = { collect: (this: M) => void | Promise<void> };
 
 /** The module's metric objects, bound to one registry. */
 export interface WebSocketManagerMetricSet {
@@ -50,8 +49,7 @@ export interface WebSocketManagerMetricSet {
   registryErrors: Counter<'operation'>;
 }
 
-/** Classifies one manager held here (`HealthAssessmentService.classOf`). */
-export type ManagerClassifier = (manager: WebSocketManager, now: number) => HealthClass;
+export type { ManagerClassifier } from './local-manager-counts.js';
 
 /**
  * Gets or creates every metric of the module on `registry`. The two gauges are computed from
@@ -69,15 +67,19 @@ export function defineWebSocketManagerMetrics(registry: Registry, store: LocalMa
     name: N.connections,
     help: 'Open WebSocket connections held by this instance over all managers.',
   });
+  // The three gauges read one pass over the store per scrape (prom-client collects them in one
+  // turn), sliced so that a million managers do not block the loop for the whole pass.
+  let pending: Promise<LocalManagerCensus> | undefined;
+  const census = () => (pending ??= censusLocalManagers(store, classify).finally(() => (pending = undefined)));
   // Bound on every call, not only at creation: when a registry outlives a module instance (a host
   // registry, an app re-created in tests) the gauges must read the live store, not a closed one.
-  (managers as unknown as Collectable<Gauge<'state'>>).collect = function () {
-    const counts = countLocalManagers(store);
+  (managers as unknown as Collectable<Gauge<'state'>>).collect = async function () {
+    const counts = await census();
     this.set({ state: 'connected' }, counts.connected);
     this.set({ state: 'detached' }, counts.detached);
   };
-  (connections as unknown as Collectable<Gauge>).collect = function () {
-    this.set(countLocalManagers(store).connections);
+  (connections as unknown as Collectable<Gauge>).collect = async function () {
+    this.set((await census()).connections);
   };
   const admissions = getOrCreateCounter(registry, {
     name: N.admissions,
@@ -134,16 +136,9 @@ export function defineWebSocketManagerMetrics(registry: Registry, store: LocalMa
     help: 'Managers held by this instance per health class (zombie, unresponsive, inactive, detached, idle, healthy), judged at scrape time.',
     labelNames: ['class'] as const,
   });
-  (managersByHealth as unknown as Collectable<Gauge<'class'>>).collect = function () {
-    const counts = new Map<HealthClass, number>(Object.values(HealthClass).map((c) => [c, 0]));
-    if (classify) {
-      const now = Date.now();
-      for (const manager of store.values()) {
-        const c = classify(manager, now);
-        counts.set(c, counts.get(c)! + 1);
-      }
-    }
-    for (const [c, n] of counts) this.set({ class: c }, n);
+  (managersByHealth as unknown as Collectable<Gauge<'class'>>).collect = async function () {
+    const { byHealth } = await census();
+    for (const c of Object.values(HealthClass)) this.set({ class: c }, byHealth[c]);
   };
   const sweepFailures = getOrCreateCounter(registry, {
     name: N.sweepFailures,

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 const RUN = fileURLToPath(new URL('../../dist/bench/run.js', import.meta.url));
 const ACQUIRE_COST = fileURLToPath(new URL('../../dist/bench/acquire-cost.js', import.meta.url));
+const SCRAPE_COST = fileURLToPath(new URL('../../dist/bench/scrape-cost.js', import.meta.url));
 
 // Keeps the benchmark from rotting: the quick mode must run end to end. Its figures are
 // reported by `npm run bench`, never asserted here.
@@ -36,5 +37,14 @@ describe('npm run bench -- --quick', () => {
     expect(summary).toMatchObject({ sockets: 200, rounds: 1 });
     expect(summary.acquireUs).toBeGreaterThan(0);
     expect(summary.releaseUs).toBeGreaterThan(0);
+  }, 90_000);
+
+  it('scrape-cost.js times a metrics scrape and a health check with many managers and prints its medians', () => {
+    const run = spawnSync(process.execPath, ['--expose-gc', SCRAPE_COST, '--managers', '2000', '--rounds', '2'], { encoding: 'utf8', timeout: 60_000 });
+    if (run.status !== 0) throw new Error(`scrape-cost exited ${run.status}:\n${run.stdout}\n${run.stderr}`);
+    const summary = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { managers: number; scrapeMs: number; healthMs: number };
+    expect(summary).toMatchObject({ managers: 2000 });
+    expect(summary.scrapeMs).toBeGreaterThan(0);
+    expect(summary.healthMs).toBeGreaterThan(0);
   }, 90_000);
 });
