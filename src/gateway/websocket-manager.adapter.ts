@@ -115,6 +115,8 @@ export class WebSocketManagerAdapter extends WsAdapter {
 
   /** The one `close` listener of every governed socket (called with the socket as `this`). */
   private readonly forgetSocket: (this: WebSocket) => void;
+  /** The one `error` listener of every socket (Nest's adds a closure per socket). */
+  private readonly socketError: (this: WebSocket, error: Error) => void;
 
   constructor(private readonly app: INestApplicationContext) {
     super(app);
@@ -125,6 +127,25 @@ export class WebSocketManagerAdapter extends WsAdapter {
     this.forgetSocket = function (this: WebSocket) {
       forget(this);
     };
+    const socketError = (socket: WebSocket, error: Error) => {
+      // A governed socket's errors are the peer's doing (a frame over the payload limit, bad
+      // UTF-8, a protocol violation; ws closes the socket): logged once a minute, not once each.
+      if (this.tcpSockets.has(socket)) this.logOnce('socket-error', `socket error: ${logSafe(error.message, 200)}`);
+      else this.logger.error(error);
+    };
+    this.socketError = function (this: WebSocket, error: Error) {
+      socketError(this, error);
+    };
+  }
+
+  /**
+   * As Nest's: every socket's and the server's errors are logged, but with one listener for all
+   * sockets, and a governed socket's errors (which any client can cause at will) throttled.
+   */
+  override bindErrorHandler(server: WebSocketServer): WebSocketServer {
+    server.on('connection', (socket: WebSocket) => socket.on('error', this.socketError));
+    server.on('error', (error: Error) => this.logger.error(error));
+    return server;
   }
 
   override create(port: number, options: Record<string, unknown> = {}): ReturnType<WsAdapter['create']> {

@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { Logger } from '@nestjs/common';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startExampleApp, type RunningApp } from '../support/app-harness.js';
 import { waitFor } from '../support/socket-harness.js';
 
@@ -41,6 +42,25 @@ describe('WebSocketManagerGateway protocol', () => {
     const { client } = await running.connect('u1', 'main');
     client.send('echo', 'x'.repeat(2000));
     expect((await client.closed).code).toBe(1009);
+  });
+
+  it('logs the socket errors clients cause at will once a minute, not once per connection', async () => {
+    const errors = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    const warnings = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      running = await startExampleApp({ WS_MAX_PAYLOAD_BYTES: '1024' });
+      for (let i = 0; i < 6; i++) {
+        const { client } = await running.connect(`u${i}`, 'main');
+        // Over the payload limit (1009), then text that is not UTF-8 (1007): ws closes the socket either way.
+        if (i % 2 === 0) client.send('echo', 'x'.repeat(2000));
+        else client.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+        expect((await client.closed).code).toBe(i % 2 === 0 ? 1009 : 1007);
+      }
+      const lines = [...errors.mock.calls, ...warnings.mock.calls].map((c) => String(c[0]));
+      expect(lines.filter((l) => /payload|UTF-8/i.test(l))).toEqual([expect.stringMatching(/^socket error: Max payload size exceeded$/)]);
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 
   it('re-attaches a reconnect to the same context and replays what was buffered, in order', async () => {

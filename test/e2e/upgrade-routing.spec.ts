@@ -1,10 +1,10 @@
 import type { Server } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
-import type { INestApplication } from '@nestjs/common';
+import { Logger, type INestApplication } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
 import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { bearerTokenOf, WebSocketManagerAdapter, WebSocketManagerGateway, WebSocketManagerModule } from '../../src/index.js';
 import { TestClient } from '../support/app-harness.js';
@@ -106,6 +106,21 @@ describe('upgrade routing', () => {
     // Nest destroys the socket of an upgrade no gateway serves.
     expect(await rawUpgrade(port, '/nowhere')).toBe('closed');
     expect(await rawUpgrade(port, '/ws/extra')).toBe('closed');
+  });
+
+  it("logs a plain gateway's socket errors as Nest's WsAdapter does, each one", async () => {
+    const errors = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const plain = new TestClient(new WebSocket(`ws://127.0.0.1:${port}/plain`));
+        await new Promise((resolve) => plain.ws.once('open', resolve));
+        plain.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false }); // not UTF-8
+        expect((await plain.closed).code).toBe(1007);
+      }
+      expect(errors.mock.calls.filter((c) => /UTF-8/.test(String(c[0])))).toHaveLength(2);
+    } finally {
+      errors.mockRestore();
+    }
   });
 
   it('keeps one upgrade listener on the HTTP server, and takes it off on close', async () => {
