@@ -1,3 +1,4 @@
+import { ClientCloseCodes } from '../client/protocol.js';
 import type { ManagerRecord } from '../registry/manager-record.js';
 import { WS_MANAGER_DEFAULTS } from '../config/ws-manager.defaults.js';
 import { SLOW_CONSUMER_CLOSE_CODE } from './bounded-send.js';
@@ -13,10 +14,13 @@ export interface ResumeBufferLimits {
   bytes: number;
 }
 
-/** Close codes the module uses, with the reason text sent beside them. */
+/**
+ * Close codes the module uses, with the reason text sent beside them. Those the client acts on
+ * come from the client's protocol file: one spelling of each number for both sides.
+ */
 export const CloseCodes = {
   /** Server shutting down. */
-  GoingAway: 1001,
+  GoingAway: ClientCloseCodes.GoingAway,
   /** Frame over `maxPayloadBytes`. */
   MessageTooBig: 1009,
   /** Registry unreachable: retry later. */
@@ -26,11 +30,11 @@ export const CloseCodes = {
   /** The send buffer passed `maxBufferedBytes`: the client does not read. */
   SlowConsumer: SLOW_CONSUMER_CLOSE_CODE,
   /** Removed by cleanup. */
-  Evicted: 4001,
+  Evicted: ClientCloseCodes.Evicted,
   /** A newer connection to the same context took this one's place. */
-  Superseded: 4002,
+  Superseded: ClientCloseCodes.Superseded,
   /** Per-user limit reached after the allowed cleanup. */
-  LimitReached: 4029,
+  LimitReached: ClientCloseCodes.LimitReached,
 } as const;
 
 /**
