@@ -29,7 +29,7 @@ const isEmpty = (value: unknown) => value === undefined || (Array.isArray(value)
 
 /**
  * Nest's handler proxy (exception zone, guards, interceptors, pipes) costs several promises and
- * closures per message, about a third of an echo's CPU in the benchmark. A handler for which it
+ * closures per message, about a quarter of an echo's CPU in the benchmark. A handler for which it
  * would do nothing but call the method is called directly: no guard, interceptor or pipe on the
  * method, its class or globally (`useGlobal*`, `APP_*`), parameters only `@ConnectedSocket()`
  * and `@MessageBody()` without a property or pipe (or none: then Nest's positional arguments),

@@ -136,7 +136,8 @@ const cronPeriods = new Map<string, { periodMs: number; at: number }>();
  */
 function cronPeriodMs(expression: string, now = Date.now()): number {
   const cached = cronPeriods.get(expression);
-  if (cached && now - cached.at < CRON_PERIOD_TTL_MS) return cached.periodMs;
+  // A clock set back is not a reason to keep a value: recomputed then too.
+  if (cached && now >= cached.at && now - cached.at < CRON_PERIOD_TTL_MS) return cached.periodMs;
   const periodMs = measureCronPeriodMs(expression);
   cronPeriods.set(expression, { periodMs, at: now });
   return periodMs;

@@ -1,3 +1,4 @@
+import { CronTime } from 'cron';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
 import { Test, type TestingModule } from '@nestjs/testing';
@@ -104,6 +105,21 @@ describe('WebSocketManagerHealthIndicator', () => {
 
       await module.get(ScheduledSweepService).sweep();
       expect((await indicator.isHealthy()).websocket).toMatchObject({ status: 'up', lastSweepAgeMs: 0 });
+    });
+
+    it('computes the cron period once a minute, not on every probe', async () => {
+      const sendAt = vi.spyOn(CronTime.prototype, 'sendAt');
+      try {
+        vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 10 * 60_000 }); // past anything an earlier test cached
+        for (let i = 0; i < 5; i++) await indicator.isHealthy();
+        expect(sendAt).toHaveBeenCalledTimes(1);
+        vi.setSystemTime(Date.now() + 61_000);
+        await indicator.isHealthy();
+        expect(sendAt).toHaveBeenCalledTimes(2);
+      } finally {
+        sendAt.mockRestore();
+        vi.useRealTimers();
+      }
     });
   });
 
