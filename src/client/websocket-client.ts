@@ -7,6 +7,11 @@ import { APP_PING_EVENT, APP_PONG_EVENT, ClientCloseCodes, type ErrorInfo, type 
 import { TabContext } from './tab-context.js';
 
 const OPEN = 1;
+/**
+ * After the server said it was going away (1001), how long a handshake failure a browser cannot
+ * see the status of is taken for the restart, not a refusal (an explicit 401 always counts).
+ */
+const RESTART_GRACE_MS = 30_000;
 type Timer = ReturnType<typeof setTimeout> | undefined;
 type Listener = (data: unknown) => void;
 type Settings = ConnectOptions & typeof CLIENT_DEFAULTS & { random: () => number };
@@ -43,6 +48,8 @@ export class WebSocketClient<In extends object = EventMap, Out extends object = 
   private starting = false;
   private attempt = 0;
   private refusals = 0;
+  /** Until then a handshake failure whose status cannot be seen is not a refusal (see {@link closed}). */
+  private restartGraceUntil = 0;
   private queue: string[] = [];
   private limit: ErrorInfo | undefined;
   private holdUntil = 0;
@@ -155,6 +162,7 @@ export class WebSocketClient<In extends object = EventMap, Out extends object = 
     }
     if (event === 'session') {
       this.refusals = 0;
+      this.restartGraceUntil = 0;
       clearTimeout(this.stable);
       this.stable = setTimeout(() => (this.attempt = 0), this.o.stableAfterMs);
       this.setStatus('open');
@@ -175,9 +183,14 @@ export class WebSocketClient<In extends object = EventMap, Out extends object = 
       const named = /server response: (\d+)/.exec(error);
       const status = named ? Number(named[1]) : error || !(await this.reachable()) ? 0 : null;
       if (this.status === 'closed') return;
-      if (status === 401 || status === null) {
+      // After a 1001 the server is restarting: it may answer HTTP while it does not take upgrades
+      // yet (or any more), which a browser cannot tell from a refusal. An explicit 401 still counts.
+      const refusal = status === 401 || (status === null && Date.now() >= this.restartGraceUntil);
+      if (refusal) {
         if (++this.refusals >= this.o.maxRefusals) return this.unauthorized(status);
-      } else if (status >= 400 && status < 500 && status !== 429) stop = 'refused';
+      } else if (status !== null && status >= 400 && status < 500 && status !== 429) stop = 'refused';
+    } else if (code === ClientCloseCodes.GoingAway) {
+      this.restartGraceUntil = Date.now() + RESTART_GRACE_MS;
     } else if (code === ClientCloseCodes.LimitReached) {
       const after = this.limit?.retryAfterMs;
       // null: every session is in use and none frees by itself; retrying soon only hammers, so wait

@@ -2,9 +2,24 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { clientPool, record, scripted, session, sleep, statusIs, trackedSockets } from '../support/client-harness.js';
 import { freePort } from '../support/redis.js';
 import { waitFor } from '../support/socket-harness.js';
+import { WebSocket, WebSocketServer } from 'ws';
 
 // The client's state machine in Node with `ws`, against a scripted `ws` server that forces each
 // close code, refusal and silence the protocol knows.
+
+/** `ws` as a browser's WebSocket looks to a script: a failed handshake's error says nothing (no HTTP status). */
+class BrowserLike extends WebSocket {
+  constructor(url: string) {
+    super(url);
+    const accessor = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onerror')!;
+    Object.defineProperty(this, 'onerror', {
+      get: () => accessor.get!.call(this),
+      set: (listener: ((event: unknown) => void) | null) => {
+        accessor.set!.call(this, listener && (() => listener({})));
+      },
+    });
+  }
+}
 describe('client (Node, ws) against a scripted server', () => {
   const pool = clientPool();
   const open = pool.open.bind(pool);
@@ -145,6 +160,42 @@ describe('client (Node, ws) against a scripted server', () => {
     expect(seen2.stopped).toEqual([{ reason: 'refused', code: 1006 }]); // the handshake's close code
     expect(forbidden.upgrades).toHaveLength(1);
   });
+
+  for (const [first, expected] of [
+    [1001, 'open'],
+    [1006, 'closed'],
+  ] as const) {
+    it(`as a browser (no handshake status): a server that answers HTTP but refuses upgrades after close ${first} ${first === 1001 ? 'is restarting, not refusing' : 'is refusing: unauthorized'}`, async () => {
+      // One server through three phases: a session that ends with `first`, then upgrades refused
+      // with 503 while plain HTTP still answers (ws's 426, which the client's fetch sees), then sessions again.
+      let phase: 'first' | 'refusing' | 'back' = 'first';
+      let refused = 0;
+      const wss = new WebSocketServer({
+        host: '127.0.0.1',
+        port: 0,
+        verifyClient: (_info, done) => (phase === 'refusing' ? (refused++, done(false, 503)) : done(true)),
+      });
+      cleanups.push(() => new Promise((r) => (wss.clients.forEach((c) => c.terminate()), wss.close(r))));
+      await new Promise((resolve) => wss.once('listening', resolve));
+      wss.on('connection', (ws) => {
+        session(ws);
+        if (phase !== 'first') return;
+        phase = 'refusing';
+        setTimeout(() => (first === 1001 ? ws.close(1001, 'SERVER_SHUTDOWN') : ws.terminate()), 20);
+      });
+      const url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/ws`;
+      const client = open({ url, token: () => 't', context: 'c', WebSocket: BrowserLike, baseMs: 20, capMs: 50 });
+      const seen = record(client);
+      await waitFor(() => refused >= 3 || client.status === 'closed', 15_000, 'refused attempts');
+      phase = 'back';
+      await statusIs(client, expected);
+      expect(seen.disconnect[0]).toMatchObject({ code: first });
+      // After 1001 the refusals were taken for the restart; after 1006 two of them stop the client.
+      expect({ refused: Math.min(refused, 3), unauthorized: seen.unauthorized }).toEqual(
+        first === 1001 ? { refused: 3, unauthorized: [] } : { refused: 2, unauthorized: [{ status: null }] },
+      );
+    });
+  }
 
   it('a token function that throws stops the client with unauthorized, without a socket', async () => {
     const { Tracked, sockets } = trackedSockets();
