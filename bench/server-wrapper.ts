@@ -1,7 +1,7 @@
 /**
  * Runs a server entry (the bare baseline or the example application) in this process and answers
  * the runner's measurement requests over IPC, so both targets are measured the same way:
- * `{cmd:'mark'}` restarts the CPU and event-loop-delay window, `{cmd:'sample'}` reads it,
+ * `{cmd:'mark'}` restarts the CPU and event-loop-delay window, `{cmd:'sample'}` reads it (CPU also split into the main thread and the others, on Linux),
  * `{cmd:'gc'}` collects garbage (needs `--expose-gc`) and returns `process.memoryUsage()`.
  *
  * Usage: node --expose-gc dist/bench/server-wrapper.js <entry.js>
@@ -11,6 +11,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { GcWatch } from './lib/gc-watch.js';
+import { threadCpu, threadCpuSince } from './lib/thread-cpu.js';
 
 const entry = process.argv[2];
 if (!entry) throw new Error('usage: server-wrapper.js <entry.js>');
@@ -18,6 +19,7 @@ if (!entry) throw new Error('usage: server-wrapper.js <entry.js>');
 const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();
 let cpuMark = process.cpuUsage();
+let threadMark = threadCpu();
 let wallMark = performance.now();
 const gcWatch = new GcWatch().start();
 
@@ -29,14 +31,18 @@ async function answer(message: Command): Promise<Record<string, unknown>> {
       delay.reset();
       gcWatch.start();
       cpuMark = process.cpuUsage();
+      threadMark = threadCpu();
       wallMark = performance.now();
       return {};
     case 'sample': {
       const cpu = process.cpuUsage(cpuMark);
+      const threads = threadCpuSince(threadMark);
       return {
         wallMs: performance.now() - wallMark,
         cpuUserUs: cpu.user,
         cpuSystemUs: cpu.system,
+        mainThreadCpuUs: threads?.mainUs,
+        otherThreadsCpuUs: threads?.otherUs,
         eldMaxMs: delay.max / 1e6,
         eldP99Ms: delay.percentile(99) / 1e6,
         eldMeanMs: delay.mean / 1e6,

@@ -104,6 +104,13 @@ export function buildRows(r: Results): Row[] {
     measured(r.admission, `1 admission @${n}`, 'server CPU per admission', 'µs', (o) => o.serverCpuUsPerAdmission),
     ...nestRows(r.admission, `1 admission @${n}`, 'handshakes/s', '/s', (o) => o.ratePerSec),
     ...nestRows(r.admission, `1 admission @${n}`, 'server CPU per admission', 'µs', (o) => o.serverCpuUsPerAdmission),
+    measured(r.admission, `1 admission @${n}`, 'server CPU per admission: main thread', 'µs', (o) => o.mainThreadCpuUsPerAdmission),
+    measured(r.admission, `1 admission @${n}`, 'server CPU per admission: other threads', 'µs', (o) => o.otherThreadsCpuUsPerAdmission),
+    // Context: the same server's second wave, its code compiled (steady state); not judged.
+    measured(r.admission, `1b admission @${n}, warm server`, 'handshakes/s', '/s', (o) => o.warm?.ratePerSec),
+    measured(r.admission, `1b admission @${n}, warm server`, 'server CPU per admission', 'µs', (o) => o.warm?.serverCpuUsPerAdmission),
+    measured(r.admission, `1b admission @${n}, warm server`, 'server CPU per admission: main thread', 'µs', (o) => o.warm?.mainThreadCpuUsPerAdmission),
+    ...nestRows(r.admission, `1b admission @${n}, warm server`, 'server CPU per admission', 'µs', (o) => o.warm?.serverCpuUsPerAdmission),
   );
 
   const idl = pair(r.idle);

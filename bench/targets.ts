@@ -36,6 +36,10 @@ export interface ServerSample {
   wallMs: number;
   cpuUserUs: number;
   cpuSystemUs: number;
+  /** Of which the main thread (JavaScript and its system calls), on Linux; see `lib/thread-cpu.ts`. */
+  mainThreadCpuUs?: number;
+  /** Of which every other thread (V8's background GC and compilers, libuv's pool), on Linux. */
+  otherThreadsCpuUs?: number;
   eldMaxMs: number;
   eldP99Ms: number;
   eldMeanMs: number;

@@ -4,7 +4,7 @@
  */
 import type { LoadPool } from '../load-pool.js';
 import { round, sleep, type Summary } from '../lib/stats.js';
-import { ServerHandle, type Target } from '../targets.js';
+import { ServerHandle, type ServerSample, type Target } from '../targets.js';
 
 /** Sizes of one run (`--quick` shrinks them). */
 export interface SocketSizes {
@@ -47,14 +47,14 @@ async function withServer<T>(target: Target, env: Record<string, string>, ctx: R
   }
 }
 
-function connect(ctx: RunContext, server: ServerHandle, total: number, contextPrefix: string) {
+function connect(ctx: RunContext, server: ServerHandle, total: number, contextPrefix: string, userPrefix = 'u') {
   // Ten managers per user: well under the per-user limit of 20, and users still share locks.
   return ctx.pool.connect({
     url: server.url,
     secret: ctx.secret,
     total,
     users: Math.max(1, Math.ceil(total / 10)),
-    userPrefix: 'u',
+    userPrefix,
     contextPrefix,
     concurrency: ctx.sizes.concurrency,
     timeoutMs: CONNECT_TIMEOUT_MS,
@@ -77,24 +77,55 @@ export async function warmUp(target: Target, ctx: RunContext): Promise<void> {
   });
 }
 
-/** 1. Admission: handshakes per second (JWT verification included) and time to `session`. */
+/** CPU per admitted socket over a window: all threads, and (on Linux) the main thread and the others apart. */
+function cpuPerAdmission(sample: ServerSample, opened: number) {
+  const per = (us: number | undefined) => (us === undefined ? undefined : round(us / Math.max(1, opened)));
+  return {
+    serverCpuPercent: round(((sample.cpuUserUs + sample.cpuSystemUs) / 1000 / sample.wallMs) * 100),
+    /** Server CPU (user + system) per admitted socket: steadier than the rate on a shared machine. */
+    serverCpuUsPerAdmission: round((sample.cpuUserUs + sample.cpuSystemUs) / Math.max(1, opened)),
+    /** Of which the main thread: JavaScript and the system calls it makes. */
+    mainThreadCpuUsPerAdmission: per(sample.mainThreadCpuUs),
+    /** Of which V8's background threads (concurrent GC marking, compilers) and libuv's pool. */
+    otherThreadsCpuUsPerAdmission: per(sample.otherThreadsCpuUs),
+  };
+}
+
+/**
+ * 1. Admission: handshakes per second (JWT verification included) and time to `session`, on a
+ * fresh server process (its code still being compiled, as after a deploy). Then, as context, the
+ * same number again on the now warm server after the first sockets closed: steady state.
+ */
 export async function admission(target: Target, ctx: RunContext) {
   return withServer(target, {}, ctx, async (server) => {
     await server.mark();
     const result = await connect(ctx, server, ctx.sizes.admissionSockets, 'adm-');
     const sample = await server.sample();
-    ctx.log(`  ${target.name}: ${result.opened} admitted at ${round(result.ratePerSec)}/s, p99 ${round(result.handshake.p99)} ms, ${round((sample.cpuUserUs + sample.cpuSystemUs) / Math.max(1, result.opened))} µs server CPU each`);
+    const cold = cpuPerAdmission(sample, result.opened);
+    ctx.log(`  ${target.name}: ${result.opened} admitted at ${round(result.ratePerSec)}/s, p99 ${round(result.handshake.p99)} ms, ${cold.serverCpuUsPerAdmission} µs server CPU each${threadsNote(cold)}`);
+    // Steady state: the same server once more, its JIT warm. Other users than the first wave's,
+    // so the module's detached managers (kept for the resume window) take nobody's slots.
+    await ctx.pool.close(false, 10_000);
+    await sleep(500);
+    await server.mark();
+    const again = await connect(ctx, server, ctx.sizes.admissionSockets, 'warm-adm-', 'v');
+    const warmSample = await server.sample();
+    const warm = cpuPerAdmission(warmSample, again.opened);
+    ctx.log(`  ${target.name} (warm): ${again.opened} admitted at ${round(again.ratePerSec)}/s, ${warm.serverCpuUsPerAdmission} µs server CPU each${threadsNote(warm)}`);
     return {
       sockets: ctx.sizes.admissionSockets,
       opened: result.opened,
       failures: result.failures,
       ratePerSec: round(result.ratePerSec),
       handshakeMs: rounded(result.handshake),
-      serverCpuPercent: round(((sample.cpuUserUs + sample.cpuSystemUs) / 1000 / sample.wallMs) * 100),
-      /** Server CPU (user + system) per admitted socket: steadier than the rate on a shared machine. */
-      serverCpuUsPerAdmission: round((sample.cpuUserUs + sample.cpuSystemUs) / Math.max(1, result.opened)),
+      ...cold,
+      warm: { opened: again.opened, failures: again.failures, ratePerSec: round(again.ratePerSec), ...warm },
     };
   });
+}
+
+function threadsNote(cpu: ReturnType<typeof cpuPerAdmission>): string {
+  return cpu.mainThreadCpuUsPerAdmission === undefined ? '' : ` (main thread ${cpu.mainThreadCpuUsPerAdmission}, other threads ${cpu.otherThreadsCpuUsPerAdmission})`;
 }
 
 /**

@@ -28,6 +28,21 @@ describe('npm run bench -- --quick', () => {
     expect(report.results.echo).toHaveProperty('nest');
     expect(report.results.idle).not.toHaveProperty('nest'); // speed scenarios only
     expect(report.rows.map((r) => r.metric)).toContain('handshakes/s: module vs Nest gateway (bare column)');
+    // The second wave on the warm server, and the CPU split by thread (read from /proc).
+    for (const target of ['module', 'bare', 'nest'] as const) {
+      const { sockets, warm, mainThreadCpuUsPerAdmission, otherThreadsCpuUsPerAdmission } = report.results.admission[target] as {
+        sockets: number;
+        warm: { opened: number; mainThreadCpuUsPerAdmission?: number };
+        mainThreadCpuUsPerAdmission?: number;
+        otherThreadsCpuUsPerAdmission?: number;
+      };
+      expect(warm.opened).toBe(sockets);
+      // CI and this project's machines are Linux: the split must be there.
+      expect(mainThreadCpuUsPerAdmission).toBeGreaterThan(0);
+      expect(otherThreadsCpuUsPerAdmission).toBeGreaterThanOrEqual(0);
+      expect(warm.mainThreadCpuUsPerAdmission).toBeGreaterThan(0);
+    }
+    expect(report.rows.some((r) => r.metric === 'server CPU per admission: main thread')).toBe(true);
   }, 180_000);
 
   it('acquire-cost.js measures the admission path in-process and prints its medians', () => {
