@@ -243,15 +243,34 @@ export class ManagerLedger {
    * refusal's hint. A live instance renews every TTL/3, so its lease never has less than about
    * 2/3 of the TTL left; one below 60 % missed a renewal. Empty when the registry has no leases
    * or cannot say.
+   *
+   * `holders` are the other instances holding the refused user's entries. One the lease table
+   * does not know (the table lost its data) is given a lease of one TTL here (see
+   * `ManagerRegistry.adoptUnknownNodes`), and its expiry is the hint: if it is dead, its entries
+   * stop counting then; otherwise they would count for good.
    */
-  async silentLeaseExpiries(now: number): Promise<Map<string, number>> {
+  async silentLeaseExpiries(now: number, holders: ReadonlySet<string> = new Set()): Promise<Map<string, number>> {
     const expiries = new Map<string, number>();
     if (!this.registry.leases) return expiries;
-    const table = await this.call('leases', (r) => r.leases!()).catch(() => []);
+    const table = await this.call('leases', (r) => r.leases!()).catch(() => undefined);
+    if (!table) return expiries;
     // Admissions here see a lapse at this instance's next tick: add one tick period.
-    const seenAfter = Math.ceil(this.options.leaseTtlMs / 3);
+    const ttl = this.options.leaseTtlMs;
+    const seenAfter = Math.ceil(ttl / 3);
     for (const { nodeId, remainingMs } of table) {
-      if (nodeId !== this.options.nodeId && remainingMs > 0 && remainingMs < this.options.leaseTtlMs * 0.6) expiries.set(nodeId, now + remainingMs + seenAfter);
+      if (nodeId !== this.options.nodeId && remainingMs > 0 && remainingMs < ttl * 0.6) expiries.set(nodeId, now + remainingMs + seenAfter);
+    }
+    const known = new Set(table.map((lease) => lease.nodeId));
+    const unknown = [...holders].filter((nodeId) => nodeId !== this.options.nodeId && !known.has(nodeId));
+    if (unknown.length > 0 && this.registry.adoptUnknownNodes) {
+      const adopted = await this.call('adoptUnknownNodes', (r) => r.adoptUnknownNodes!(unknown)).catch(() => []);
+      for (const nodeId of adopted) expiries.set(nodeId, now + ttl + seenAfter);
+      if (adopted.length > 0) {
+        this.logger.warn(
+          `instance(s) ${adopted.map((n) => logSafe(n)).join(', ')} hold sessions but had no lease (the lease table lost its data?): ` +
+            `counted as alive for one more lease (${ttl} ms), then, unless renewed, as dead`,
+        );
+      }
     }
     return expiries;
   }

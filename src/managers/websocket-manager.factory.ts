@@ -271,8 +271,8 @@ export class WebSocketManagerFactory {
   private async refusal(userId: string, limit: number, active: number, cleanup: CleanupReport | null, context: string): Promise<ManagerLimitExceededError> {
     const now = Date.now();
     const assessments = await this.health.assessUser(userId, now).catch(() => []);
-    const remote = assessments.some((a) => !a.local && a.nodeId !== this.options.nodeId);
-    const hint = retryAfter(assessments, this.options, now, remote ? await this.ledger.silentLeaseExpiries(now) : undefined);
+    const holders = new Set(assessments.filter((a) => !a.local && a.nodeId !== this.options.nodeId).map((a) => a.nodeId));
+    const hint = retryAfter(assessments, this.options, now, holders.size > 0 ? await this.ledger.silentLeaseExpiries(now, holders) : undefined);
     return new ManagerLimitExceededError(userId, limit, active, hint.retryAfterMs, cleanup, context, hint.reason);
   }
 }

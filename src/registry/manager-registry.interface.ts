@@ -88,6 +88,15 @@ export interface ManagerRegistry {
    */
   leases?(): Promise<{ nodeId: string; remainingMs: number }[]>;
   /**
+   * Registries with leases: gives each of `nodeIds` (instances holding entries the caller read)
+   * that the lease table does not know a lease of one TTL. A node is missing only when the table
+   * lost its data (its shard restarted empty): it may be alive, so it gets a whole lease to renew;
+   * a dead one then lapses and its entries stop counting. Without this, a node that died while
+   * missing counted as alive for good and its users stayed at their limit. Resolves with the
+   * nodes given a lease.
+   */
+  adoptUnknownNodes?(nodeIds: readonly string[]): Promise<string[]>;
+  /**
    * Sends an opaque message to the instance `nodeId` (cross-instance delivery and its replies):
    * at most once, no acknowledgement. Resolves with how many listeners received it, `0` when no
    * instance of that id listens (gone, or not started). Registries without it reach only this

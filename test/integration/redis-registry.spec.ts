@@ -173,10 +173,36 @@ describe('RedisManagerRegistry', () => {
       await waitFor(async () => (await survivor.countByUser('alice')) === 0, 1000 + 500 + 2000, 'dead node to stop counting');
       for (let i = 0; i < 5; i++) expect((await survivor.admit(rec('alice', `s${i}`, 'survivor'), 5)).admitted).toBe(true);
 
-      // admit dropped alice's dead entries; the survivor's lease tick reaps the node set, then forgets the node.
-      await waitFor(async () => (await raw.zrange(keys.leases(), 0, -1)).join() === 'survivor', 3000, 'reaper');
+      // admit dropped alice's dead entries; the survivor's lease tick reaps the node set, then
+      // forgets the node once it has been dead a whole lease (1500 ms).
+      await waitFor(async () => (await raw.zrange(keys.leases(), 0, -1)).join() === 'survivor', 5000, 'reaper');
       expect(await raw.exists(keys.node('doomed'))).toBe(0);
       expect(await raw.hlen(keys.userManagers('alice'))).toBe(5);
+    });
+
+    it('gives a node with entries but missing from the lease table (its data lost) one lease, then reaps it', async () => {
+      // A node that admitted and died (its connection cut without a word, as kill -9 would)...
+      const connection = new Redis(REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+      const ghost = new RedisManagerRegistry({ client: connection, keyPrefix, leaseTtlMs: 60_000 });
+      await ghost.start('ghost');
+      open.push(ghost);
+      for (let i = 0; i < 2; i++) await ghost.admit(rec('bob', `g${i}`, 'ghost'), 2);
+      connection.disconnect(false);
+      // ...and the lease table lost its row: a node it does not know counts as alive.
+      await raw.zrem(keys.leases(), 'ghost');
+      await raw.hdel(keys.leaseTokens(), 'ghost');
+      const survivor = await node('survivor', 600);
+      expect(await survivor.countByUser('bob')).toBe(2);
+
+      expect(await survivor.adoptUnknownNodes(['ghost', 'survivor'])).toEqual(['ghost']);
+      expect(await survivor.adoptUnknownNodes(['ghost']), 'only a node the table does not know').toEqual([]);
+      expect(await leaseLeft('ghost')).toBeGreaterThan(300);
+      expect(await survivor.countByUser('bob'), 'counted while its lease runs').toBe(2);
+
+      await waitFor(async () => (await survivor.countByUser('bob')) === 0, 600 + 200 + 2000, 'the lease it was given to lapse');
+      await waitFor(async () => !(await raw.zrange(keys.leases(), 0, -1)).includes('ghost'), 5000, 'reaped, then forgotten');
+      expect(await raw.exists(keys.node('ghost'))).toBe(0);
+      expect(await raw.hlen(keys.userManagers('bob'))).toBe(0);
     });
 
     it('stops counting a node that stops gracefully at once, not a lease ttl later', async () => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   InMemoryManagerRegistry,
+  ManagerLimitExceededError,
   RegistryEventsService,
   RegistryReplyError,
   RegistryUnavailableError,
@@ -25,6 +26,27 @@ class FaultyRegistry extends InMemoryManagerRegistry {
     if (fault === 'hang') return new Promise(() => undefined);
     if (fault === 'reply-error') return Promise.reject(Object.assign(new Error('ERR user_script:1: Expected value but found invalid unicode escape'), { name: 'ReplyError' }));
     return super.admit(record, limit);
+  }
+}
+
+/** An in-memory registry with a lease table, as the Redis registry has, that can lose a node's row. */
+class LeasedRegistry extends InMemoryManagerRegistry {
+  readonly table = new Map<string, number>();
+  readonly adoptCalls: string[][] = [];
+
+  constructor(private readonly ttlMs: number) {
+    super();
+  }
+
+  async leases(): Promise<{ nodeId: string; remainingMs: number }[]> {
+    return [...this.table].map(([nodeId, deadline]) => ({ nodeId, remainingMs: deadline - Date.now() }));
+  }
+
+  async adoptUnknownNodes(nodeIds: readonly string[]): Promise<string[]> {
+    this.adoptCalls.push([...nodeIds]);
+    const added = nodeIds.filter((n) => !this.table.has(n));
+    for (const n of added) this.table.set(n, Date.now() + this.ttlMs);
+    return added;
   }
 }
 
@@ -100,6 +122,40 @@ describe('ManagerLedger', () => {
       expect(await bed.module.get(WebSocketManagerMetrics).metrics()).toContain('ws_manager_registry_errors_total{operation="admit"} 1');
       expect(bed.factory.listLocal('u')).toHaveLength(0);
       recorder.stop();
+    });
+  });
+
+  describe('a refusal while another instance holds the user\'s slots', () => {
+    const TTL = 9000;
+
+    it('gives that instance a lease when the lease table does not know it (its data lost), and says when it runs out', async () => {
+      const registry = new LeasedRegistry(TTL);
+      await setup({ registry, maxManagersPerUser: 2, leaseTtlMs: TTL, nodeId: 'here' });
+      registry.table.set('here', Date.now() + TTL);
+      for (const context of ['x', 'y']) registry.admitNow(other('u', context), 2);
+      const pair = await harness.connect();
+      const before = Date.now();
+      const error = (await bed.factory.acquire({ userId: 'u', context: 'z', socket: pair.server }).catch((e: unknown) => e)) as ManagerLimitExceededError;
+      expect(error).toBeInstanceOf(ManagerLimitExceededError);
+      expect(registry.adoptCalls).toEqual([['other-node']]);
+      expect(registry.table.has('other-node')).toBe(true);
+      // Its entries stop counting when that lease runs out, seen at this instance's next tick.
+      expect(error.retryReason).toBe('lease_expiry');
+      expect(error.retryAfterMs).toBeGreaterThanOrEqual(TTL);
+      expect(error.retryAfterMs).toBeLessThanOrEqual(TTL + TTL / 3 + (Date.now() - before) + 1);
+    });
+
+    it('leaves an instance the table knows alone', async () => {
+      const registry = new LeasedRegistry(TTL);
+      await setup({ registry, maxManagersPerUser: 2, leaseTtlMs: TTL, nodeId: 'here' });
+      registry.table.set('here', Date.now() + TTL);
+      registry.table.set('other-node', Date.now() + TTL);
+      for (const context of ['x', 'y']) registry.admitNow(other('u', context), 2);
+      const pair = await harness.connect();
+      const error = (await bed.factory.acquire({ userId: 'u', context: 'z', socket: pair.server }).catch((e: unknown) => e)) as ManagerLimitExceededError;
+      expect(error).toBeInstanceOf(ManagerLimitExceededError);
+      expect(registry.adoptCalls).toEqual([]);
+      expect(error.retryReason).toBe('sessions_in_use');
     });
   });
 

@@ -1,7 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import { evalScript, type RedisClient } from './redis-connection.js';
 import type { RedisKeys } from './redis-keys.js';
-import { FORGET_SCRIPT, RELEASE_SCRIPT, REMOVE_SCRIPT, TICK_SCRIPT } from './redis-scripts.js';
+import { ADOPT_SCRIPT, FORGET_SCRIPT, RELEASE_SCRIPT, REMOVE_SCRIPT, TICK_SCRIPT } from './redis-scripts.js';
 
 /** At most this many dead nodes are named to a per-user script (they are forgotten once reaped). */
 const MAX_DEAD_VIEW = 1000;
@@ -37,7 +37,9 @@ export interface RedisLeaseHost {
  * O(log nodes): renew our deadline, read the nodes whose deadline passed. Per-user scripts are
  * handed that dead list (a node not in it counts as alive: nothing live is ever dropped); they
  * never read another slot. A dead node's entries are reaped here, `reapBatch` per tick, through
- * the node's own set; once it is empty the node is forgotten (unless it came back meanwhile).
+ * the node's own set; once it is empty and the node has been dead a whole lease, it is forgotten
+ * (unless it came back meanwhile). A node that has entries but is missing from the table (the
+ * table lost its data) gets a lease from {@link adopt} when an instance meets its entries.
  *
  * Lapse detection: the tick finds our deadline passed, missing or another process's; or no tick
  * has succeeded for `ttlMs` (checked by {@link ensure} before each admission, so a process that
@@ -129,6 +131,18 @@ export class RedisLease {
     await this.host.run((c) => evalScript(c, RELEASE_SCRIPT, [keys.leases(), keys.leaseTokens()], [nodeId, token]));
   }
 
+  /**
+   * Gives the nodes of `nodeIds` that the lease table does not know a lease of one TTL (see
+   * `ADOPT_SCRIPT`): entries of a node missing from the table would otherwise count for good.
+   * Resolves with the nodes added.
+   */
+  async adopt(nodeIds: readonly string[]): Promise<string[]> {
+    const { keys, ttlMs } = this.host;
+    const unknown = nodeIds.filter((n) => n !== this.host.nodeId);
+    if (unknown.length === 0) return [];
+    return (await this.host.run((c) => evalScript(c, ADOPT_SCRIPT, [keys.leases(), keys.leaseTokens()], [ttlMs, ...unknown]))) as string[];
+  }
+
   /** Every node of the lease table with its remaining lease, by Redis' clock. */
   async table(): Promise<NodeLease[]> {
     return this.host.run(async (c) => {
@@ -157,7 +171,7 @@ export class RedisLease {
       if (budget <= 0) return;
       const members = await this.host.run((c) => c.srandmember(keys.node(node), budget));
       if (members.length === 0) {
-        await this.host.run((c) => evalScript(c, FORGET_SCRIPT, [keys.leases(), keys.leaseTokens()], [node]));
+        await this.host.run((c) => evalScript(c, FORGET_SCRIPT, [keys.leases(), keys.leaseTokens()], [node, this.host.ttlMs]));
         continue;
       }
       budget -= members.length;

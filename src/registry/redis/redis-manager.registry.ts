@@ -269,6 +269,11 @@ export class RedisManagerRegistry implements ManagerRegistry {
     return this.lease ? this.lease.table() : Promise.resolve([]);
   }
 
+  /** Gives the named nodes the lease table does not know a lease of one TTL (see `RedisLease.adopt`). */
+  adoptUnknownNodes(nodeIds: readonly string[]): Promise<string[]> {
+    return this.lease ? this.lease.adopt(nodeIds) : Promise.resolve([]);
+  }
+
   private userKeys(userId: string): string[] {
     return [this.keys.userManagers(userId), this.keys.userContexts(userId)];
   }

@@ -180,20 +180,41 @@ return 1
 );
 
 /**
- * Forgets a dead node whose entries were all reaped, unless it renewed its lease meanwhile.
- * ARGV: nodeId. 1 if forgotten.
+ * Forgets a dead node whose entries were all reaped, unless it renewed its lease meanwhile, once
+ * it has been dead for a whole lease: until then every instance's dead view names it (each ticks
+ * every TTL/3), so per-user scripts drop any entry of it the reaper could not find (its node set
+ * lost with its shard). ARGV: nodeId, leaseTtlMs. 1 if forgotten.
  */
 export const FORGET_SCRIPT = script(
   'forget',
   LEASE_PRELUDE,
   `
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if score == false or tonumber(score) > now then return 0 end
+if score == false or tonumber(score) > now - tonumber(ARGV[2]) then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 `,
 );
 
+/**
+ * Gives each named node the lease table does not know a lease of one TTL, as if it had just
+ * renewed it (no token: a live node's next tick takes it as its own and re-registers). A node is
+ * missing only when the table lost its data (a node writes its lease before its first entry and
+ * is forgotten only once reaped), so it may be alive: it gets a whole lease to say so; a dead one
+ * then lapses and is reaped like any other. ARGV: leaseTtlMs, nodeIds. Returns the nodes added.
+ */
+export const ADOPT_SCRIPT = script(
+  'adopt',
+  LEASE_PRELUDE,
+  `
+local added = {}
+for i = 2, #ARGV do
+  if redis.call('ZADD', KEYS[1], 'NX', now + tonumber(ARGV[1]), ARGV[i]) == 1 then added[#added + 1] = ARGV[i] end
+end
+return added
+`,
+);
+
 /** Every script, for SCRIPT LOAD at start and after a reconnect. */
-export const ALL_SCRIPTS: readonly RedisScript[] = [ADMIT_SCRIPT, REMOVE_SCRIPT, READ_SCRIPT, UPDATE_SCRIPT, TICK_SCRIPT, RELEASE_SCRIPT, FORGET_SCRIPT];
+export const ALL_SCRIPTS: readonly RedisScript[] = [ADMIT_SCRIPT, REMOVE_SCRIPT, READ_SCRIPT, UPDATE_SCRIPT, TICK_SCRIPT, RELEASE_SCRIPT, FORGET_SCRIPT, ADOPT_SCRIPT];
