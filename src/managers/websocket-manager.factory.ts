@@ -241,10 +241,12 @@ export class WebSocketManagerFactory {
   /**
    * Admits through the registry. A context held by a manager that is not here (another
    * instance's, or an orphan of this one) is superseded: the newest connection wins and the old
-   * holder closes it with 4002. Returns only "admitted" or "full".
+   * holder closes it with 4002. Returns only "admitted" or "full". When other instances keep
+   * taking the context back, it gives up with {@link ContextBusyError} and leaves the last holder
+   * in place: removing it without a further attempt could leave the context held by nobody.
    */
   private async admit(record: ManagerRecord, limit: number): Promise<AdmitResult & { adopt?: ManagerRecord }> {
-    for (let attempt = 0; attempt < SUPERSEDE_ATTEMPTS; attempt++) {
+    for (let attempt = 1; ; attempt++) {
       const result = await this.ledger.admitLocked(record, limit);
       const { existing } = result;
       if (!existing) return result;
@@ -254,10 +256,10 @@ export class WebSocketManagerFactory {
       const own = existing.nodeId === this.options.nodeId;
       const resumable = existing.detachedAt === null || Date.now() - existing.detachedAt < this.options.resumeWindowMs;
       if (own && resumable) return { ...result, adopt: existing };
+      if (attempt >= SUPERSEDE_ATTEMPTS) throw new ContextBusyError(record.userId, record.context);
       const reason = own ? 'resume_window_expired' : 'superseded';
       await this.ledger.removeLocked(existing.userId, existing.managerId, existing.nodeId, 'reconcile', reason, 'emergency');
     }
-    throw new ContextBusyError(record.userId, record.context);
   }
 
   /** Records a final refusal: lifecycle `rejected` event and a log line. */

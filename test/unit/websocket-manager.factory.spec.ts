@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CleanupLevel, InvalidContextError, ManagerLimitExceededError, type WsManagerOptions } from '../../src/index.js';
+import { CleanupLevel, ContextBusyError, InMemoryManagerRegistry, InvalidContextError, ManagerLimitExceededError, type ManagerRecord, type WsManagerOptions } from '../../src/index.js';
 import { admitMany, closeOf, recordEvents } from '../support/fixtures.js';
 import { closedOnServer, destroyTcp, SocketHarness, waitFor, type SocketPair } from '../support/socket-harness.js';
 import { createManagerTestBed, type ManagerTestBed } from '../support/testing-module.js';
@@ -29,6 +29,32 @@ describe('WebSocketManagerFactory', () => {
   }
 
   describe('#acquire', () => {
+    it('gives up on a context other instances keep taking back, leaving the last holder in place (not nobody)', async () => {
+      // Another instance takes the context back after each of the first two removals, then stops.
+      let takeBacks = 2;
+      let seq = 0;
+      const takeBack = (registry: InMemoryManagerRegistry) => {
+        const now = Date.now();
+        const record: ManagerRecord = { managerId: `theirs-${seq++}`, userId: 'u', context: 'hot', nodeId: 'other-node', createdAt: now, lastActivityAt: now, detachedAt: null };
+        registry.admitNow(record, 5);
+      };
+      class ContestedRegistry extends InMemoryManagerRegistry {
+        override async remove(userId: string, managerId: string): Promise<boolean> {
+          const removed = await super.remove(userId, managerId);
+          if (removed && takeBacks-- > 0) takeBack(this);
+          return removed;
+        }
+      }
+      const registry = new ContestedRegistry();
+      await setup({ registry });
+      takeBack(registry);
+      const pair = await harness.connect();
+      await expect(bed.factory.acquire({ userId: 'u', context: 'hot', socket: pair.server })).rejects.toBeInstanceOf(ContextBusyError);
+      // Two supersedes, each taken back; the third holder is left alone rather than removed for nothing.
+      expect(await registry.findByContext('u', 'hot')).toMatchObject({ nodeId: 'other-node', managerId: 'theirs-2' });
+      expect(bed.factory.listLocal('u')).toHaveLength(0);
+    });
+
     it('creates a manager, registers it and emits created + attached', async () => {
       await setup();
       const recorder = recordEvents(bed);
