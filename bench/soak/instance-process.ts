@@ -98,12 +98,21 @@ export class InstanceProcess {
     this.frozen = false;
   }
 
+  /** SIGTERM, as a deploy would (the app drains its sockets with 1001); resolves once the process is gone. */
+  stop(): Promise<void> {
+    return this.end('SIGTERM');
+  }
+
   /** SIGKILL, as a crash would; resolves once the process is gone. */
-  async kill(): Promise<void> {
+  kill(): Promise<void> {
+    return this.end('SIGKILL');
+  }
+
+  private async end(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = once(this.child, 'exit');
-    this.child.kill('SIGCONT');
-    this.child.kill('SIGKILL');
+    this.child.kill('SIGCONT'); // a frozen process handles nothing, SIGTERM included
+    this.child.kill(signal);
     await exited;
   }
 

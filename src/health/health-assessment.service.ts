@@ -15,6 +15,9 @@ import { HealthClass, HealthReason, type HealthAssessment } from './health-class
  */
 @Injectable()
 export class HealthAssessmentService {
+  /** When this process started judging: entries of this node made before it were made by the process before. */
+  private readonly startedAt = Date.now();
+
   constructor(
     @Inject(WS_MANAGER_OPTIONS) private readonly options: ResolvedWsManagerOptions,
     @Inject(MANAGER_REGISTRY) private readonly registry: ManagerRegistry,
@@ -44,10 +47,16 @@ export class HealthAssessmentService {
   /**
    * One registry record, with the manager holding its sockets when this instance has it. A record
    * of this instance without a local manager is a registry orphan (zombie) unless it was recorded
-   * as detached: then it is judged like any detached session (resumable within the window).
+   * as detached, or made by the process before this one: then it is judged like any detached
+   * session (resumable within the window, counted from this start for the latter).
    */
   assess(record: ManagerRecord, manager: WebSocketManager | undefined, now = Date.now()): HealthAssessment {
     const isLocal = record.nodeId === this.options.nodeId;
+    let detachedAt = manager ? manager.detachedAt : record.detachedAt;
+    // Recorded as connected by the process before this one (same node id, it died without
+    // detaching it): detached since this process started, so its client may take it back
+    // within the resume window, as after a graceful stop.
+    if (isLocal && !manager && detachedAt === null && record.createdAt < this.startedAt) detachedAt = this.startedAt;
     const base = {
       managerId: record.managerId,
       userId: record.userId,
@@ -55,15 +64,15 @@ export class HealthAssessmentService {
       nodeId: record.nodeId,
       createdAt: record.createdAt,
       lastActivityAt: manager?.lastActivityAt ?? record.lastActivityAt,
-      detachedAt: manager ? manager.detachedAt : record.detachedAt,
+      detachedAt,
       connections: manager ? manager.connections.size : isLocal ? 0 : null,
       openConnections: manager ? countOpen(manager) : isLocal ? 0 : null,
       local: manager !== undefined,
     };
     // An entry of this instance with no manager here: one recorded as detached agrees with having
     // no socket (this process restarted; the session can still be taken back) and is judged by its
-    // record; one recorded as connected contradicts the sockets: a zombie.
-    const orphan = isLocal && !manager && record.detachedAt === null;
+    // record; one recorded as connected since this process started contradicts the sockets: a zombie.
+    const orphan = isLocal && !manager && detachedAt === null;
     const [health, reasons] = orphan ? VERDICTS.registryOrphan : this.classify(manager, base.lastActivityAt, base.detachedAt, now);
     return { ...base, health, reasons: [...reasons] };
   }

@@ -158,11 +158,21 @@ describe('HealthAssessmentService', () => {
       expect(byId.get(expired.managerId)).toMatchObject({ health: HealthClass.Zombie, reasons: [HealthReason.ResumeWindowExpired] });
     });
 
-    it('a record of this node recorded as connected, without a manager here, is a registry_orphan zombie', async () => {
-      const orphan = record({ nodeId: NODE, lastActivityAt: Date.now() + MINUTE });
+    it('a record of this node recorded as connected since this process started, without a manager here, is a registry_orphan zombie', async () => {
+      const orphan = record({ nodeId: NODE, createdAt: Date.now() + 1, lastActivityAt: Date.now() + MINUTE });
       await bed.registry.admit(orphan, 100);
       const [judged] = await bed.health.assessUser('u');
       expect(judged).toMatchObject({ managerId: orphan.managerId, health: HealthClass.Zombie, reasons: [HealthReason.RegistryOrphan], local: false, connections: 0 });
+    });
+
+    it('one left recorded as connected by the process before this one (same node id) is detached since this start', async () => {
+      const before = Date.now();
+      const left = record({ nodeId: NODE, createdAt: before - MINUTE, lastActivityAt: before - MINUTE });
+      await bed.registry.admit(left, 100);
+      const [judged] = await bed.health.assessUser('u');
+      expect(judged).toMatchObject({ managerId: left.managerId, health: HealthClass.Detached, local: false });
+      expect(judged!.detachedAt).toBeLessThanOrEqual(before);
+      expect(judged!.detachedAt).toBeGreaterThan(before - MINUTE);
     });
 
     it('still counts a manager holding sockets here that the registry lost', async () => {

@@ -92,19 +92,35 @@ describe('ScheduledSweepService', () => {
     });
 
     it('reconciles registry orphans of this node older than the 5 s grace, and only those', async () => {
-      const b = await setup();
+      const b = await setup({ resumeWindowMs: 60_000 });
       const [kept] = await admitMany(b, harness!, 'u', 1);
-      const old = record({ createdAt: Date.now() - 6000 });
-      const young = record({ createdAt: Date.now() - 1000 });
-      const remote = record({ createdAt: Date.now() - 60_000, nodeId: 'node-b' });
-      for (const r of [old, young, remote]) await b.registry.admit(r, 100);
+      const start = Date.now();
+      // Left recorded as connected by the process before this one (same node id; it died).
+      const previous = record({ createdAt: start - 6000 });
+      // The clock moves on (Date only): entries made since this process started can be old enough.
+      vi.useFakeTimers({ toFake: ['Date'], now: start + 10_000 });
+      try {
+        const old = record({ createdAt: start + 1000 });
+        const young = record({ createdAt: Date.now() - 1000 });
+        const remote = record({ createdAt: start - 60_000, nodeId: 'node-b' });
+        for (const r of [previous, old, young, remote]) await b.registry.admit(r, 100);
 
-      const report = await b.sweep.sweep();
-      expect(report.levels.find((l) => l.level === CleanupLevel.Conservative)!.reasons).toEqual({ [HealthReason.RegistryOrphan]: 1 });
-      expect(await b.registry.get('u', old.managerId)).toBeNull();
-      expect(await b.registry.get('u', young.managerId)).not.toBeNull();
-      expect(await b.registry.get('u', remote.managerId)).not.toBeNull();
-      expect(alive(kept!)).toBe(true);
+        const report = await b.sweep.sweep();
+        expect(report.levels.find((l) => l.level === CleanupLevel.Conservative)!.reasons).toEqual({ [HealthReason.RegistryOrphan]: 1 });
+        expect(await b.registry.get('u', old.managerId)).toBeNull();
+        expect(await b.registry.get('u', young.managerId)).not.toBeNull();
+        expect(await b.registry.get('u', remote.managerId)).not.toBeNull();
+        // Its client may come back for it within the resume window, counted from this start.
+        expect(await b.registry.get('u', previous.managerId)).not.toBeNull();
+        expect(alive(kept!)).toBe(true);
+
+        vi.setSystemTime(start + 60_000 + 1000);
+        const later = await b.sweep.sweep();
+        expect(later.levels.find((l) => l.level === CleanupLevel.Conservative)!.reasons).toMatchObject({ [HealthReason.ResumeWindowExpired]: 1 });
+        expect(await b.registry.get('u', previous.managerId)).toBeNull();
+      } finally {
+        vi.useRealTimers();
+      }
     });
 
     it('never overlaps: concurrent calls share one run', async () => {
