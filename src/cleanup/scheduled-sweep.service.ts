@@ -11,6 +11,7 @@ import { LocalManagerStore } from '../managers/local-manager.store.js';
 import { ManagerLedger } from '../managers/manager-ledger.service.js';
 import { ManagerReconciler } from '../managers/manager-reconciler.service.js';
 import type { WebSocketManager } from '../managers/websocket-manager.js';
+import type { ManagerRecord } from '../registry/manager-record.js';
 import type { ManagerRegistry } from '../registry/manager-registry.interface.js';
 import { selectCleanupCandidates } from './cleanup-candidates.js';
 import { CleanupLevel } from './cleanup-level.js';
@@ -198,10 +199,25 @@ export class ScheduledSweepService implements OnApplicationBootstrap, OnModuleDe
       // Entries younger than the grace may belong to an admission whose manager is being created.
       const settled = Date.now() - ORPHAN_GRACE_MS;
       const found: HealthAssessment[] = [];
+      const leftBehind: { record: ManagerRecord; since: number }[] = [];
       for (const record of page.records) {
         const manager = this.store.get(record.managerId);
-        if (manager) manager.registrySweepId = sweepId;
+        if (manager) {
+          manager.registrySweepId = sweepId;
+          continue;
+        }
+        const since = this.health.detachedByRestart(record);
+        if (since !== null) leftBehind.push({ record, since });
         else if (record.createdAt < settled) found.push(this.health.assess(record, undefined));
+      }
+      // The process before this one died holding these: recorded as detached since this start,
+      // every instance judges them so (and may free them when their user needs the room).
+      for (const { record, since } of leftBehind) {
+        const { userId, managerId } = record;
+        await this.ledger.withUser(userId, async () => {
+          if (this.store.get(managerId)) return; // its client came back meanwhile
+          await this.ledger.call('update', (r) => r.update(userId, managerId, { detachedAt: since })).catch(() => undefined);
+        });
       }
       for (const candidate of selectCleanupCandidates(CleanupLevel.Conservative, found, 0)) {
         const { userId, managerId } = candidate.assessment;

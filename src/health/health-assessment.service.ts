@@ -52,11 +52,7 @@ export class HealthAssessmentService {
    */
   assess(record: ManagerRecord, manager: WebSocketManager | undefined, now = Date.now()): HealthAssessment {
     const isLocal = record.nodeId === this.options.nodeId;
-    let detachedAt = manager ? manager.detachedAt : record.detachedAt;
-    // Recorded as connected by the process before this one (same node id, it died without
-    // detaching it): detached since this process started, so its client may take it back
-    // within the resume window, as after a graceful stop.
-    if (isLocal && !manager && detachedAt === null && record.createdAt < this.startedAt) detachedAt = this.startedAt;
+    const detachedAt = manager ? manager.detachedAt : (this.detachedByRestart(record) ?? record.detachedAt);
     const base = {
       managerId: record.managerId,
       userId: record.userId,
@@ -75,6 +71,16 @@ export class HealthAssessmentService {
     const orphan = isLocal && !manager && detachedAt === null;
     const [health, reasons] = orphan ? VERDICTS.registryOrphan : this.classify(manager, base.lastActivityAt, base.detachedAt, now);
     return { ...base, health, reasons: [...reasons] };
+  }
+
+  /**
+   * For an entry of this instance that the process before this one (same node id) left recorded
+   * as connected, having died without detaching it: this process's start, from which it counts
+   * as detached (its client may take it back within the resume window, as after a graceful
+   * stop; the sweep writes that to the registry for the other instances). `null` otherwise.
+   */
+  detachedByRestart(record: ManagerRecord): number | null {
+    return record.nodeId === this.options.nodeId && record.detachedAt === null && record.createdAt < this.startedAt ? this.startedAt : null;
   }
 
   /**

@@ -110,8 +110,11 @@ describe('ScheduledSweepService', () => {
         expect(await b.registry.get('u', old.managerId)).toBeNull();
         expect(await b.registry.get('u', young.managerId)).not.toBeNull();
         expect(await b.registry.get('u', remote.managerId)).not.toBeNull();
-        // Its client may come back for it within the resume window, counted from this start.
-        expect(await b.registry.get('u', previous.managerId)).not.toBeNull();
+        // Its client may come back for it within the resume window, counted from this start,
+        // which the registry now records, so that every instance judges it detached.
+        const left = await b.registry.get('u', previous.managerId);
+        expect(left?.detachedAt).toBeGreaterThan(previous.createdAt);
+        expect(left?.detachedAt).toBeLessThanOrEqual(start);
         expect(alive(kept!)).toBe(true);
 
         vi.setSystemTime(start + 60_000 + 1000);
