@@ -244,8 +244,8 @@ export class ManagerLedger {
    * 2/3 of the TTL left; one below 60 % missed a renewal. Empty when the registry has no leases
    * or cannot say.
    *
-   * `holders` are the other instances holding the refused user's entries. One the lease table
-   * does not know (the table lost its data) is given a lease of one TTL here (see
+   * `holders` are the other instances (never this one) holding the refused user's entries. One
+   * the lease table does not know (the table lost its data) is given a lease of one TTL here (see
    * `ManagerRegistry.adoptUnknownNodes`), and its expiry is the hint: if it is dead, its entries
    * stop counting then; otherwise they would count for good.
    */
@@ -261,7 +261,7 @@ export class ManagerLedger {
       if (nodeId !== this.options.nodeId && remainingMs > 0 && remainingMs < ttl * 0.6) expiries.set(nodeId, now + remainingMs + seenAfter);
     }
     const known = new Set(table.map((lease) => lease.nodeId));
-    const unknown = [...holders].filter((nodeId) => nodeId !== this.options.nodeId && !known.has(nodeId));
+    const unknown = [...holders].filter((nodeId) => !known.has(nodeId));
     if (unknown.length > 0 && this.registry.adoptUnknownNodes) {
       const adopted = await this.call('adoptUnknownNodes', (r) => r.adoptUnknownNodes!(unknown)).catch(() => []);
       for (const nodeId of adopted) expiries.set(nodeId, now + ttl + seenAfter);
