@@ -30,6 +30,8 @@ export interface GatewayInfo {
   instance: object | undefined;
   /** One instance for all sockets (Nest makes one per connection for a gateway with request-scoped dependencies). */
   static: boolean;
+  /** The key of the module that provides it (what Nest resolves its enhancers in). */
+  moduleKey: string | undefined;
   /** Port of `@WebSocketGateway(port)`; 0: the HTTP server's. */
   port: number;
   /** Its own `path` option, if any. */
@@ -62,6 +64,7 @@ export function discoverGateways(container: ModulesContainer): GatewayInfo[] {
       metatype,
       instance: (wrapper.instance as object | undefined) ?? undefined,
       static: wrapper.isDependencyTreeStatic(),
+      moduleKey: wrapper.host?.token,
       port: Number(Reflect.getMetadata(PORT_METADATA, metatype) ?? 0),
       ownPath: options.path,
       // Inherited: WebSocketManagerGateway carries it, so every subclass does.

@@ -39,10 +39,27 @@ type MessageCallback = MessageMappingProperties['callback'];
 
 type VerifyCallback = (result: boolean, code?: number, message?: string) => void;
 
+/** Nest's handler proxy (guards, interceptors, pipes, filters) of one handler, not bound to a socket. */
+type ProxiedHandler = (client: WebSocket, data: unknown, event: string) => unknown;
+
 /** The handlers one gateway bound to a socket, and those of them called directly. */
 interface Binding {
+  /** Nest's, each bound to the socket (empty when the adapter runs the connection itself). */
   handlers: MessageMappingProperties[];
   direct: Map<string, DirectHandler> | undefined;
+  /** When the adapter runs the connection itself (see `ownConnection`): Nest's proxies of the other handlers. */
+  proxied?: Map<string, ProxiedHandler>;
+}
+
+/** The connection hooks of a gateway (`OnGatewayConnection`, `OnGatewayDisconnect`). */
+interface ConnectionHooks {
+  handleConnection?: (...args: unknown[]) => unknown;
+  handleDisconnect?: (...args: unknown[]) => unknown;
+}
+
+/** What of Nest's `WsContextCreator` is used: `create` makes the proxy Nest would bind for a handler. */
+interface NestContextCreator {
+  create(instance: object, callback: (...args: unknown[]) => unknown, moduleKey: string, methodName: string): ProxiedHandler;
 }
 
 type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -101,6 +118,8 @@ export class WebSocketManagerAdapter extends WsAdapter {
   private readonly sharedBindings = new WeakMap<WebSocket, Binding[]>();
   /** The governed server whose connection Nest is binding now (its handlers are bound synchronously). */
   private bindingServer: object | undefined;
+  /** Governed servers whose connections the adapter runs itself (see {@link ownConnection}). */
+  private readonly ownConnections = new Set<object>();
   /** Governed servers Nest's upgrade listener serves, by port and path (see {@link ensureHttpServerExists}). */
   private readonly upgradeTargets = new Map<number, Map<string, GovernedServer>>();
   /** Each governed WebSocket's TCP socket (for {@link WriteCoalescer}): also the set of governed sockets. */
@@ -259,13 +278,17 @@ export class WebSocketManagerAdapter extends WsAdapter {
   }
 
   override bindClientConnect(server: WebSocketServer, callback: (...args: unknown[]) => void): void {
+    // Nest calls this once per gateway (and again for a gateway two modules provide): once is enough.
+    if (this.ownConnections.has(server)) return;
+    const own = this.ownConnection(server);
+    if (own) {
+      this.ownConnections.add(server);
+      server.on('connection', own);
+      return;
+    }
     super.bindClientConnect(server, (socket: WebSocket, request: IncomingMessage, ...rest: unknown[]) => {
-      const userId = handshakeOf(request)?.userId;
-      if (userId !== undefined) {
-        this.rateLimiter().register(socket, userId);
-        // ws emits 'close' once: `on` spares the wrapper `once` allocates per socket.
-        socket.on('close', this.forgetSocket);
-      }
+      // ws emits 'close' once: `on` spares the wrapper `once` allocates per socket.
+      if (this.budget(socket, request)) socket.on('close', this.forgetSocket);
       // Nest binds the socket's message handlers within this call (see bindMessageHandlers).
       this.bindingServer = server;
       try {
@@ -274,6 +297,82 @@ export class WebSocketManagerAdapter extends WsAdapter {
         this.bindingServer = undefined;
       }
     });
+  }
+
+  /** Starts the inbound budget of a governed socket (`false`: not one); see {@link forgetSocket} for its end. */
+  private budget(socket: WebSocket, request: IncomingMessage): boolean {
+    const userId = handshakeOf(request)?.userId;
+    if (userId === undefined) return false;
+    this.rateLimiter().register(socket, userId);
+    return true;
+  }
+
+  /**
+   * Nest's connection pipeline (an rxjs Subject per event, a `bind` per handler per socket, a
+   * closure for the disconnect) cost about 15 µs of the main thread per admission in the
+   * benchmark, more than the admission itself. For a governed server of one static gateway the
+   * adapter does what it does, in the same order: `handleConnection(socket, request)`, the
+   * socket's message handlers (each called directly where Nest's proxy would do nothing, else
+   * through the proxy Nest's own `WsContextCreator` makes for it), and `handleDisconnect(socket,
+   * code)` on close. A hook that throws (or rejects) is logged instead of becoming an uncaught
+   * exception. `undefined` (Nest's pipeline stays) for servers shared by several gateways,
+   * request-scoped gateways, or when Nest's context creator cannot be found.
+   */
+  private ownConnection(server: object): ((socket: WebSocket, request: IncomingMessage) => void) | undefined {
+    const gateways = this.serverGateways.get(server);
+    const gateway = gateways?.length === 1 ? gateways[0] : undefined;
+    const instance = gateway?.instance as (object & ConnectionHooks) | undefined;
+    if (!gateway || !instance || !gateway.static) return undefined;
+    const config = this.app.get(ApplicationConfig, { strict: false });
+    const direct = new Map<string, DirectHandler>();
+    const proxied = new Map<string, ProxiedHandler>();
+    const prototype = Object.getPrototypeOf(instance) as Record<string, (...args: unknown[]) => unknown>;
+    for (const { event, method } of gateway.handlers) {
+      const handler = directHandler(instance, method, config);
+      if (handler) {
+        direct.set(event, handler);
+        continue;
+      }
+      const creator = this.nestContextCreator();
+      if (!creator || gateway.moduleKey === undefined) return undefined;
+      // What Nest binds per socket (the prototype's method, as its metadata explorer reads it).
+      proxied.set(event, creator.create(instance, prototype[method]!, gateway.moduleKey, method));
+    }
+    const binding: Binding = { handlers: [], direct, proxied };
+    const name = gateway.metatype.name;
+    const hookFailed = (hook: string) => (error: unknown) =>
+      this.logOnce(`hook:${hook}`, `${name}.${hook} failed: ${logSafe(error instanceof Error ? (error.stack ?? error.message) : error, 2000)}`, 'error');
+    const connectionFailed = hookFailed('handleConnection');
+    const disconnectFailed = hookFailed('handleDisconnect');
+    const run = (hook: ((...args: unknown[]) => unknown) | undefined, failed: (error: unknown) => void, socket: WebSocket, arg: unknown) => {
+      if (typeof hook !== 'function') return;
+      try {
+        const result = hook.call(instance, socket, arg);
+        if (isThenable(result)) result.then(undefined, failed);
+      } catch (error) {
+        failed(error);
+      }
+    };
+    const forget = this.forgetSocket;
+    // One `close` listener per socket (an emitter with two keeps an array).
+    const onClose = function (this: WebSocket, code: number) {
+      forget.call(this);
+      run(instance.handleDisconnect, disconnectFailed, this, code);
+    };
+    return (socket, request) => {
+      this.budget(socket, request);
+      run(instance.handleConnection, connectionFailed, socket, request);
+      const tcp = this.tcpSockets.get(socket);
+      if (tcp) this.listenForFrames(socket, tcp, [binding]);
+      socket.on('close', onClose);
+    };
+  }
+
+  /** Nest's `WsContextCreator` (the one its `WebSocketsController` binds handlers with), if this Nest has it where 12.x keeps it. */
+  private nestContextCreator(): NestContextCreator | undefined {
+    const app = this.app as { socketModule?: { webSocketsController?: { contextCreator?: Partial<NestContextCreator> } } };
+    const creator = app.socketModule?.webSocketsController?.contextCreator;
+    return typeof creator?.create === 'function' ? (creator as NestContextCreator) : undefined;
   }
 
   /**
@@ -322,6 +421,11 @@ export class WebSocketManagerAdapter extends WsAdapter {
       if (shared) return void shared.push(binding);
       this.sharedBindings.set(client, bindings);
     }
+    this.listenForFrames(client, tcp, bindings);
+  }
+
+  /** The one `message` listener of a governed socket. */
+  private listenForFrames(client: WebSocket, tcp: Writable, bindings: readonly Binding[]): void {
     // One listener and one JSON.parse per frame instead of Nest's per-socket rxjs pipeline, which
     // the benchmark showed costing per-message latency and per-connection memory. Handlers are
     // few: a scan of Nest's own array beats building a Map per socket.
@@ -362,9 +466,11 @@ export class WebSocketManagerAdapter extends WsAdapter {
     if (answerAppPing(client, frame.event)) return undefined; // client heartbeat (app-heartbeat.ts): answered, not activity
     factory.managerOfSocket(client)?.markActivity(now);
     const { event, data } = frame;
-    for (const { handlers, direct } of bindings) {
+    for (const { handlers, direct, proxied } of bindings) {
       const called = direct?.get(event);
       if (called) return this.deliverDirect(client, event, called, data);
+      const proxy = proxied?.get(event);
+      if (proxy) return this.deliver(client, event, proxy, data, true);
       for (const handler of handlers) {
         if ((typeof handler.message === 'string' ? handler.message : String(handler.message)) === event) {
           return this.deliver(client, event, handler.callback, data);
@@ -398,11 +504,11 @@ export class WebSocketManagerAdapter extends WsAdapter {
     return false;
   }
 
-  /** Runs a handler and writes its `{event, data}` answer(s); a failing one is answered and logged once. */
-  private deliver(client: WebSocket, event: string, callback: MessageCallback, data: unknown): Promise<void> | undefined {
+  /** Runs a handler (Nest's, bound to the socket, or `unbound` and called with it) and writes its `{event, data}` answer(s); a failing one is answered and logged once. */
+  private deliver(client: WebSocket, event: string, callback: MessageCallback | ProxiedHandler, data: unknown, unbound = false): Promise<void> | undefined {
     let result: unknown;
     try {
-      result = callback(data, event);
+      result = unbound ? (callback as ProxiedHandler)(client, data, event) : (callback as MessageCallback)(data, event);
     } catch (error) {
       this.handlerFailed(client, event, error);
       return undefined;

@@ -63,15 +63,13 @@ export abstract class WebSocketManagerGateway implements OnGatewayConnection, On
 
   readonly #logger = new Logger('WebSocketManager');
   #draining = false;
-  /** One listener for every socket (not a closure each). */
-  readonly #onSocketError = (error: Error): void => this.#logger.debug(`socket error: ${error.message}`);
 
   /** Admits a new socket to its session (or refuses it); subclasses that override it call `super`. */
   handleConnection(client: WebSocket, request?: IncomingMessage): Promise<Admission | null> {
     // Governed gateways sharing a path each see the socket: it is admitted once, by the first.
     const started = this.wsManagerSessions.started(client);
     if (started) return started;
-    client.on('error', this.#onSocketError);
+    // Socket errors: WebSocketManagerAdapter listens on every socket (logged once a minute).
     if (this.#draining) {
       client.close(CloseCodes.GoingAway, 'SERVER_SHUTDOWN');
       return Promise.resolve(null);

@@ -25,6 +25,7 @@ const info = (metatype: GatewayInfo['metatype']): GatewayInfo => ({
   metatype,
   instance: undefined,
   static: true,
+  moduleKey: undefined,
   port: 0,
   ownPath: undefined,
   governed: true,
