@@ -98,11 +98,12 @@ export class InboundRateLimiter {
   /** Starts budgeting a socket of `userId`; call {@link unregister} when it closes. */
   register(socket: WebSocket, userId: string): void {
     if (!this.enabled || this.connections.has(socket)) return;
-    const now = this.clock();
+    // A new bucket is full, and a full one stays full whenever it was stamped: no clock read per
+    // admission (the first `level` call refills from 0 and is capped at the burst).
     let user = this.users.get(userId);
-    if (!user) this.users.set(userId, (user = { bucket: new TokenBucket(this.budget.inboundRatePerUser, this.budget.inboundBurstPerUser, now), connections: 0 }));
+    if (!user) this.users.set(userId, (user = { bucket: new TokenBucket(this.budget.inboundRatePerUser, this.budget.inboundBurstPerUser, 0), connections: 0 }));
     user.connections++;
-    const bucket = new TokenBucket(this.budget.inboundRatePerConnection, this.budget.inboundBurstPerConnection, now);
+    const bucket = new TokenBucket(this.budget.inboundRatePerConnection, this.budget.inboundBurstPerConnection, 0);
     this.connections.set(socket, { userId, user, bucket, limited: false, dropped: 0 });
   }
 
