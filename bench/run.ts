@@ -26,7 +26,7 @@ const FULL: SocketSizes & { sweep: number[]; sweepRounds: number; emergencyItera
   idleSockets: 10_000,
   heartbeatWindowMs: 10_000,
   echoSockets: 1000,
-  echoMessages: 1000,
+  echoMessages: 5000,
   throughputMs: 5000,
   churnWaves: 3,
   churnSockets: 5000,
