@@ -236,7 +236,7 @@ export async function churn(target: Target, ctx: RunContext) {
 export async function flood(target: Target, ctx: RunContext) {
   return withServer(target, {}, ctx, async (server) => {
     const result = await connect(ctx, server, ctx.sizes.floodBystanders, 'by-');
-    await ctx.pool.echoRtt(50, 64); // warm-up
+    await ctx.pool.echoRtt(ctx.sizes.echoMessages, 64); // warm-up, as long as the measurement (see echo)
     const calm = await ctx.pool.echoRtt(ctx.sizes.echoMessages, 64);
     const under = await ctx.pool.echoRttUnderFlood({
       url: server.url,
