@@ -310,7 +310,7 @@ export class WebSocketManagerAdapter extends WsAdapter {
   /**
    * Nest's connection pipeline (an rxjs Subject per event, a `bind` per handler per socket, a
    * closure for the disconnect) cost about 15 µs of the main thread per admission in the
-   * benchmark, more than the admission itself. For a governed server of one static gateway the
+   * benchmark. For a governed server of one static gateway the
    * adapter does what it does, in the same order: `handleConnection(socket, request)`, the
    * socket's message handlers (each called directly where Nest's proxy would do nothing, else
    * through the proxy Nest's own `WsContextCreator` makes for it), and `handleDisconnect(socket,
