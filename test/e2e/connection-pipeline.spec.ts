@@ -148,3 +148,37 @@ describe("a governed gateway's connections, run by the adapter instead of Nest's
     expect(nestBinds).toHaveBeenCalledTimes(2); // once per gateway
   });
 });
+
+describe("when Nest's context creator is not where Nest 12 keeps it", () => {
+  let app: INestApplication;
+
+  afterAll(async () => {
+    await app?.close();
+    vi.restoreAllMocks();
+  });
+
+  it("keeps Nest's pipeline for a gateway with a handler that needs Nest's proxy, and answers it", async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [ScheduleModule.forRoot(), WebSocketManagerModule.forRoot({ identityResolver: userOf, cleanupCron: '0 0 0 1 1 *' })],
+      providers: [OwnGateway, Tagger],
+    }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    // The adapter sees an application without `socketModule` (a Nest that moved it).
+    const hidden = new Proxy(app, { get: (target, key) => (key === 'socketModule' ? undefined : Reflect.get(target, key, target)) });
+    app.useWebSocketAdapter(new WebSocketManagerAdapter(hidden));
+    const nestBinds = vi.spyOn(WebSocketsController.prototype, 'subscribeMessages');
+    await app.listen(0, '127.0.0.1');
+    const port = Number(new URL(await app.getUrl()).port);
+    const client = new TestClient(new WebSocket(`ws://127.0.0.1:${port}/own?user=carol`));
+    try {
+      await client.next('session');
+      client.send('tagged', 5);
+      expect(await client.next('tagged')).toEqual({ event: 'tagged', data: { tagged: 5 } });
+      client.send('plain', 6);
+      expect(await client.next('plain')).toEqual({ event: 'plain', data: 6 });
+      expect(nestBinds).toHaveBeenCalledTimes(1);
+    } finally {
+      client.ws.terminate();
+    }
+  });
+});
