@@ -315,7 +315,8 @@ export class WebSocketManagerAdapter extends WsAdapter {
    * socket's message handlers (each called directly where Nest's proxy would do nothing, else
    * through the proxy Nest's own `WsContextCreator` makes for it), and `handleDisconnect(socket,
    * code)` on close. A hook that throws (or rejects) is logged instead of becoming an uncaught
-   * exception. `undefined` (Nest's pipeline stays) for servers shared by several gateways,
+   * exception; a socket whose `handleConnection` failed is closed with 1011 (its session may never
+   * have started: left open, no heartbeat or cleanup would ever see it). `undefined` (Nest's pipeline stays) for servers shared by several gateways,
    * request-scoped gateways, or when Nest's context creator cannot be found.
    */
   private ownConnection(server: object): ((socket: WebSocket, request: IncomingMessage) => void) | undefined {
@@ -342,15 +343,19 @@ export class WebSocketManagerAdapter extends WsAdapter {
     const name = gateway.metatype.name;
     const hookFailed = (hook: string) => (error: unknown) =>
       this.logOnce(`hook:${hook}`, `${name}.${hook} failed: ${logSafe(error instanceof Error ? (error.stack ?? error.message) : error, 2000)}`, 'error');
-    const connectionFailed = hookFailed('handleConnection');
+    const logConnectionFailed = hookFailed('handleConnection');
+    const connectionFailed = (error: unknown, socket: WebSocket) => {
+      logConnectionFailed(error);
+      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(1011, INTERNAL_ERROR);
+    };
     const disconnectFailed = hookFailed('handleDisconnect');
-    const run = (hook: ((...args: unknown[]) => unknown) | undefined, failed: (error: unknown) => void, socket: WebSocket, arg: unknown) => {
+    const run = (hook: ((...args: unknown[]) => unknown) | undefined, failed: (error: unknown, socket: WebSocket) => void, socket: WebSocket, arg: unknown) => {
       if (typeof hook !== 'function') return;
       try {
         const result = hook.call(instance, socket, arg);
-        if (isThenable(result)) result.then(undefined, failed);
+        if (isThenable(result)) result.then(undefined, (error: unknown) => failed(error, socket));
       } catch (error) {
-        failed(error);
+        failed(error, socket);
       }
     };
     const forget = this.forgetSocket;

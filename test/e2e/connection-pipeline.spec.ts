@@ -7,7 +7,7 @@ import { WebSocketsController } from '@nestjs/websockets/web-sockets-controller.
 import { map, type Observable } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
-import { WebSocketManagerAdapter, WebSocketManagerGateway, WebSocketManagerModule, type Admission } from '../../src/index.js';
+import { MANAGER_REGISTRY, WebSocketManagerAdapter, WebSocketManagerGateway, WebSocketManagerModule, type Admission, type ManagerRegistry } from '../../src/index.js';
 import { TestClient } from '../support/app-harness.js';
 
 /** Resolved from the gateway's module by Nest (so the proxy made for it must know that module). */
@@ -121,20 +121,18 @@ describe("a governed gateway's connections, run by the adapter instead of Nest's
     await expect.poll(() => errors.mock.calls.some(([line]) => String(line).includes('OwnGateway.handleDisconnect failed: Error: handleDisconnect threw'))).toBe(true);
   });
 
-  it('logs a handleConnection that throws or rejects, instead of crashing the process', async () => {
+  it('logs a handleConnection that throws or rejects and closes that socket with 1011, instead of crashing the process', async () => {
+    // It threw before super: no session ever started; left open, nothing would watch the socket.
     const thrower = open('/own', 'throws');
-    // It threw before super: no session, but the socket's handlers are bound as under Nest.
-    await new Promise<void>((resolve) => thrower.ws.once('open', () => resolve()));
-    thrower.send('plain', 3);
-    expect(await thrower.next('plain')).toEqual({ event: 'plain', data: 3 });
+    expect(await thrower.closed).toEqual({ code: 1011, reason: 'INTERNAL_ERROR' });
     expect(thrower.pending.filter((f) => f.event === 'session')).toEqual([]);
     await expect.poll(() => errors.mock.calls.some(([line]) => String(line).includes('OwnGateway.handleConnection failed: Error: handleConnection threw'))).toBe(true);
-    // A rejection is caught too (an unhandled one would fail this run); its line is the same key's,
-    // so within the minute it is counted, not written again.
+    // A rejection is caught too (an unhandled one would fail this run); its log line is the same
+    // key's, so within the minute it is counted, not written again. Its session is released.
     const rejecter = open('/own', 'rejects');
     await rejecter.next('session');
-    rejecter.send('plain', 4);
-    expect(await rejecter.next('plain')).toEqual({ event: 'plain', data: 4 });
+    expect(await rejecter.closed).toEqual({ code: 1011, reason: 'INTERNAL_ERROR' });
+    await expect.poll(() => app.get<ManagerRegistry>(MANAGER_REGISTRY).listByUser('rejects').then((records) => records.every((r) => r.detachedAt !== null))).toBe(true);
   });
 
   it("keeps Nest's pipeline for gateways sharing a server", async () => {
