@@ -93,11 +93,11 @@ const moduleCell = (r: Row) => cell(r.module) + (absolute(r) ? spread(r.moduleRa
 const ratioCell = (r: Row) => cell(r.ratio) + (absolute(r) ? '' : spread(r.ratioRange));
 const verdict = (p: boolean | null) => (p === null ? '' : p ? 'pass' : '**MISS**');
 
-export function toMarkdown(rows: Row[], machine: ReturnType<typeof machineInfo>, mode: string, durationSec: number, notes: string[]): string {
+export function toMarkdown(rows: Row[], machine: ReturnType<typeof machineInfo> & { pinned?: { server: string; load: string } }, mode: string, durationSec: number, notes: string[]): string {
   const lines = [
     `# nestjs-websocket-manager benchmark (${mode})`,
     '',
-    `${machine.date} · ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB · Node ${machine.node} · ${machine.platform} · ${round(durationSec)} s`,
+    `${machine.date} · ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB · Node ${machine.node} · ${machine.platform} · ${round(durationSec)} s${machine.pinned ? ` · servers pinned to CPU ${machine.pinned.server}, load to ${machine.pinned.load}` : ''}`,
     '',
     'Module and bare are medians over the rounds; the ratio is the median of the rounds\' own module/bare ratios, with their lowest–highest in brackets (for a goal on the module\'s own figure, e.g. `< 20 ms`, the module figure\'s lowest–highest instead). Rows naming the Nest gateway compare it with bare, or the module with it, in the columns they name: context, not judged.',
     '',

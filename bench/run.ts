@@ -5,7 +5,10 @@
  * benchmark itself could not run.
  *
  *   node dist/bench/run.js [--quick] [--out FILE.json] [--only admission,idle,echo,flood,churn,sweep,emergency]
- *                          [--targets bare,module,nest] [--profile] [--rounds N]
+ *                          [--targets bare,module,nest] [--profile] [--rounds N] [--pin]
+ *
+ * `--pin` gives the servers the last CPU and this runner with its load clients the others
+ * (Linux, `taskset`): less spread in the latency figures, at the cost of load generation on fewer cores.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,7 +22,7 @@ import { machineInfo, toMarkdown, toText } from './report.js';
 import { emergency, sweep } from './scenarios/in-process.js';
 import { admission, churn, echo, flood, idle, warmUp, type RunContext, type SocketSizes } from './scenarios/socket-scenarios.js';
 import { buildNotes, buildRows, type Outcome, type Results } from './summary.js';
-import { availableTargets, DIST_DIR, type Target } from './targets.js';
+import { availableTargets, DIST_DIR, pinServersToLastCpu, type Target } from './targets.js';
 
 const FULL: SocketSizes & { sweep: number[]; sweepRounds: number; emergencyIterations: number } = {
   admissionSockets: 5000,
@@ -82,6 +85,7 @@ const { values: args } = parseArgs({
     targets: { type: 'string' },
     profile: { type: 'boolean', default: false },
     rounds: { type: 'string' },
+    pin: { type: 'boolean', default: false },
   },
 });
 
@@ -108,6 +112,8 @@ async function main(): Promise<void> {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--rounds must be a whole number ≥ 1, got ${args.rounds}`);
     ROUNDS = { admission: n, echo: n, idle: n };
   }
+  const pinned = args.pin ? pinServersToLastCpu() : undefined;
+  if (pinned) log(`pinned: servers on CPU ${pinned.server}, runner and load clients on CPU ${pinned.load}`);
   const loadBefore = loadavg()[0]!;
   const only = new Set<Scenario>((args.only?.split(',') as Scenario[] | undefined) ?? SCENARIOS);
   const unknown = [...only].filter((s) => !SCENARIOS.includes(s));
@@ -179,7 +185,7 @@ async function main(): Promise<void> {
   }
 
   const durationSec = (performance.now() - started) / 1000;
-  const machine = { ...machineInfo(), loadAverageAtStart: loadBefore, loadAverageAtEnd: loadavg()[0]! };
+  const machine = { ...machineInfo(), loadAverageAtStart: loadBefore, loadAverageAtEnd: loadavg()[0]!, ...(pinned ? { pinned } : {}) };
   const rows = buildRows(results);
   const notes = buildNotes(results);
   if (loadBefore > machine.cores * 0.5) {

@@ -2,7 +2,9 @@
  * Runs a server entry (the bare baseline or the example application) in this process and answers
  * the runner's measurement requests over IPC, so both targets are measured the same way:
  * `{cmd:'mark'}` restarts the CPU and event-loop-delay window, `{cmd:'sample'}` reads it (CPU also split into the main thread and the others, on Linux),
- * `{cmd:'gc'}` collects garbage (needs `--expose-gc`) and returns `process.memoryUsage()`.
+ * `{cmd:'gc'}` collects garbage (needs `--expose-gc`) and returns `process.memoryUsage()`,
+ * `{cmd:'latency-start'}` / `{cmd:'latency-read'}` time the server's own share of each answered
+ * chunk in between (see ServerLatencyProbe).
  *
  * Usage: node --expose-gc dist/bench/server-wrapper.js <entry.js>
  */
@@ -11,6 +13,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { GcWatch } from './lib/gc-watch.js';
+import { ServerLatencyProbe } from './lib/server-latency.js';
 import { threadCpu, threadCpuSince } from './lib/thread-cpu.js';
 
 const entry = process.argv[2];
@@ -22,8 +25,9 @@ let cpuMark = process.cpuUsage();
 let threadMark = threadCpu();
 let wallMark = performance.now();
 const gcWatch = new GcWatch().start();
+const latency = new ServerLatencyProbe();
 
-type Command = { id: number; cmd: 'mark' | 'sample' | 'gc' };
+type Command = { id: number; cmd: 'mark' | 'sample' | 'gc' | 'latency-start' | 'latency-read' };
 
 async function answer(message: Command): Promise<Record<string, unknown>> {
   switch (message.cmd) {
@@ -60,6 +64,11 @@ async function answer(message: Command): Promise<Record<string, unknown>> {
       gc();
       return { memory: process.memoryUsage() };
     }
+    case 'latency-start':
+      latency.start();
+      return {};
+    case 'latency-read':
+      return { latencyUs: latency.stop() };
   }
 }
 

@@ -127,9 +127,13 @@ export function buildRows(r: Results): Row[] {
     measured(r.echo, `3 echo @${ne}`, 'round trip p99', 'ms', (o) => o.rttMs.p99, { kind: 'ratio-max', value: 1.2 }),
     measured(r.echo, `3 echo @${ne}`, 'throughput', 'msg/s', (o) => o.throughputPerSec, { kind: 'ratio-min', value: 0.85 }),
     measured(r.echo, `3 echo @${ne}`, 'server CPU per echo', 'µs', (o) => o.serverCpuUsPerEcho),
+    // The server's own share of the round trip (chunk read → answer written, timed inside it): context.
+    measured(r.echo, `3 echo @${ne}`, "round trip, server's share p50", 'µs', (o) => o.serverUs?.p50),
+    measured(r.echo, `3 echo @${ne}`, "round trip, server's share p99", 'µs', (o) => o.serverUs?.p99),
     ...nestRows(r.echo, `3 echo @${ne}`, 'throughput', 'msg/s', (o) => o.throughputPerSec),
     ...nestRows(r.echo, `3 echo @${ne}`, 'round trip p99', 'ms', (o) => o.rttMs.p99),
     ...nestRows(r.echo, `3 echo @${ne}`, 'server CPU per echo', 'µs', (o) => o.serverCpuUsPerEcho),
+    ...nestRows(r.echo, `3 echo @${ne}`, "round trip, server's share p50", 'µs', (o) => o.serverUs?.p50),
   );
 
   rows.push(

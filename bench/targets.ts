@@ -1,9 +1,10 @@
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Child } from './lib/children.js';
-import { sleep } from './lib/stats.js';
+import { sleep, type Summary } from './lib/stats.js';
 
 /** `dist/` of this build (this file is `dist/bench/targets.js`). */
 export const DIST_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -48,6 +49,48 @@ export interface ServerSample {
   memory: NodeJS.MemoryUsage;
 }
 
+/** CPUs (a `taskset` list) the servers are moved to; `undefined`: the scheduler decides. */
+let serverCpus: string | undefined;
+
+/** Moves every thread of `pid` to `cpus` (a `taskset` list such as `1` or `2-3`). */
+function pinProcess(pid: number, cpus: string): void {
+  execFileSync('taskset', ['--all-tasks', '--cpu-list', '--pid', cpus, String(pid)], { stdio: 'ignore' });
+}
+
+/** The CPUs this process may run on (`Cpus_allowed_list` of /proc/self/status, Linux). */
+function allowedCpus(): number[] {
+  const line = readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s*(.+)$/m)?.[1] ?? '';
+  return line.split(',').flatMap((part) => {
+    const [from, to = from] = part.trim().split('-').map(Number);
+    if (from === undefined || to === undefined || !Number.isInteger(from) || !Number.isInteger(to)) return [];
+    return Array.from({ length: to - from + 1 }, (_, k) => from + k);
+  });
+}
+
+/**
+ * `--pin`: the servers get the last allowed CPU to themselves; this process, and so the load
+ * clients it forks from now on, the others. Client and server then no longer take turns on the
+ * same cores, which is most of the round-trip spread on a two-core machine. Linux only (`taskset`).
+ */
+export function pinServersToLastCpu(): { server: string; load: string } {
+  let cpus: number[];
+  try {
+    cpus = allowedCpus();
+  } catch (error) {
+    throw new Error('--pin needs Linux (/proc/self/status)', { cause: error });
+  }
+  if (cpus.length < 2) throw new Error(`--pin needs at least 2 CPUs, this process may use ${cpus.length}`);
+  const server = String(cpus.at(-1));
+  const load = cpus.slice(0, -1).join(',');
+  try {
+    pinProcess(process.pid, load);
+  } catch (error) {
+    throw new Error(`--pin: taskset failed (${error instanceof Error ? error.message : String(error)}); it needs util-linux`, { cause: error });
+  }
+  serverCpus = server;
+  return { server, load };
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -83,6 +126,14 @@ export class ServerHandle {
       execArgv: ['--expose-gc', ...nodeFlags],
       env: { ...process.env, NODE_ENV: 'production', ...env, PORT: String(port) },
     });
+    if (serverCpus !== undefined) {
+      try {
+        pinProcess(child.pid, serverCpus);
+      } catch (error) {
+        await child.stop(500);
+        throw new Error(`could not pin ${target.name} server to CPU ${serverCpus}`, { cause: error });
+      }
+    }
     const ready = new Promise<void>((resolve, reject) => {
       child.waitForLine(/listening on/i, 30_000).then(resolve, reject);
       void (async () => {
@@ -114,6 +165,16 @@ export class ServerHandle {
   /** CPU, event-loop delay since the last mark, and memory now. */
   sample(): Promise<ServerSample> {
     return this.child.request<ServerSample>({ cmd: 'sample' }, 10_000);
+  }
+
+  /** Starts timing the server's own share of each answered chunk (see ServerLatencyProbe). */
+  async latencyStart(): Promise<void> {
+    await this.child.request({ cmd: 'latency-start' }, 10_000);
+  }
+
+  /** The server-side chunk-to-write times (µs) since {@link latencyStart}. */
+  async latencyRead(): Promise<Summary> {
+    return (await this.child.request<{ latencyUs: Summary }>({ cmd: 'latency-read' }, 10_000)).latencyUs;
   }
 
   /** Memory after two full collections. */

@@ -187,16 +187,22 @@ export async function echo(target: Target, ctx: RunContext) {
     // Warm-up as long as the measurement: with 100 echoes the first measured round trips still ran
     // code being compiled, and the slow ones (twice as many for the module, more code) made its p99.
     await ctx.pool.echoRtt(ctx.sizes.echoMessages, 64);
+    await server.latencyStart();
     const rtt = await ctx.pool.echoRtt(ctx.sizes.echoMessages, 64);
+    const serverLatency = await server.latencyRead();
     await server.mark();
     const throughput = await ctx.pool.echoThroughput(ctx.sizes.throughputMs, 4, 64);
     const sample = await server.sample();
     const cpuUsPerEcho = (sample.cpuUserUs + sample.cpuSystemUs) / Math.max(1, throughput.received);
-    ctx.log(`  ${target.name}: echo p50 ${round(rtt.p50)} ms p99 ${round(rtt.p99)} ms, ${round(throughput.perSec)} echoes/s, ${round(cpuUsPerEcho)} µs server CPU each`);
+    ctx.log(
+      `  ${target.name}: echo p50 ${round(rtt.p50)} ms p99 ${round(rtt.p99)} ms (server's share p50 ${round(serverLatency.p50)} µs p99 ${round(serverLatency.p99)} µs), ${round(throughput.perSec)} echoes/s, ${round(cpuUsPerEcho)} µs server CPU each`,
+    );
     return {
       sockets: result.opened,
       failures: result.failures,
       rttMs: rounded(rtt),
+      /** The server's own share of each round trip: chunk read to answer written, inside the server (µs; see ServerLatencyProbe). */
+      serverUs: rounded(serverLatency),
       throughputPerSec: round(throughput.perSec),
       throughputLost: throughput.lost,
       /** Server CPU (user + system) per echo while throughput was measured. */

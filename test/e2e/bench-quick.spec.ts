@@ -26,6 +26,12 @@ describe('npm run bench -- --quick', () => {
     expect(report.results.admission.bare).not.toHaveProperty('error');
     expect(report.results.admission.nest).not.toHaveProperty('error');
     expect(report.results.echo).toHaveProperty('nest');
+    // The server's own share of the round trip is timed inside both servers.
+    for (const target of ['module', 'bare'] as const) {
+      expect((report.results.echo[target] as { serverUs: { count: number; p50: number } }).serverUs.count).toBeGreaterThan(0);
+      expect((report.results.echo[target] as { serverUs: { count: number; p50: number } }).serverUs.p50).toBeGreaterThan(0);
+    }
+    expect(report.rows.map((r) => r.metric)).toContain("round trip, server's share p50");
     expect(report.results.idle).not.toHaveProperty('nest'); // speed scenarios only
     expect(report.rows.map((r) => r.metric)).toContain('handshakes/s: module vs Nest gateway (bare column)');
     // The second wave on the warm server, and the CPU split by thread (read from /proc).
@@ -44,6 +50,17 @@ describe('npm run bench -- --quick', () => {
     }
     expect(report.rows.some((r) => r.metric === 'server CPU per admission: main thread')).toBe(true);
   }, 180_000);
+
+  it('--pin runs the servers on the last CPU and the load on the others, and says so in the report', () => {
+    const out = `${mkdtempSync(`${tmpdir()}/wsm-bench-`)}/pinned.json`;
+    const run = spawnSync(process.execPath, [RUN, '--quick', '--only', 'echo', '--targets', 'bare', '--pin', '--out', out], { encoding: 'utf8', timeout: 60_000 });
+    if (run.status !== 0) throw new Error(`bench --pin exited ${run.status}:\n${run.stdout}\n${run.stderr}`);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as { machine: { pinned?: { server: string; load: string } }; results: { echo: { bare: { sockets: number } } } };
+    expect(report.machine.pinned?.server).toMatch(/^\d+$/);
+    expect(report.machine.pinned?.load).toMatch(/^\d+(,\d+)*$/);
+    expect(report.results.echo.bare.sockets).toBeGreaterThan(0);
+    expect(readFileSync(out.replace(/\.json$/, '.md'), 'utf8')).toContain(`servers pinned to CPU ${report.machine.pinned?.server}`);
+  }, 90_000);
 
   it('acquire-cost.js measures the admission path in-process and prints its medians', () => {
     const run = spawnSync(process.execPath, [ACQUIRE_COST, '--sockets', '200', '--rounds', '4'], { encoding: 'utf8', timeout: 60_000 });
