@@ -15,7 +15,9 @@ interface Batch {
  * (a handler that waits on I/O never holds anything back longer than that). Four echoes read
  * in one chunk leave in one `writev` instead of four, and the HTTP 101 answer of an upgrade
  * leaves with the `session` frame when admission completes in the same turn (in-memory registry).
- * Nothing is reordered; frames only wait for the rest of the turn they were written in.
+ * Nothing is reordered; frames only wait for the rest of the turn they were written in. A frame
+ * read alone is not corked at all (the adapter's `frameReadAlone`): there is nothing to coalesce
+ * its answer with.
  */
 export class WriteCoalescer {
   private readonly batches = new Map<Writable, Batch>();
@@ -39,6 +41,11 @@ export class WriteCoalescer {
       batch.flushQueued = false;
       if (batch.pending === 0 && this.batches.get(socket) === batch) this.flush(socket);
     });
+  }
+
+  /** Whether `socket` is corked by a batch of this turn. */
+  corks(socket: Writable): boolean {
+    return this.batches.has(socket);
   }
 
   /** Corks `socket` until the end of this turn (the upgrade: 101 answer, then the `session` frame). */

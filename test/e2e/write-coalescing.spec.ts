@@ -1,6 +1,7 @@
 import { connect, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { startExampleApp, type RunningApp } from '../support/app-harness.js';
 
 /** A masked client text frame (payload < 126 bytes). */
@@ -64,17 +65,42 @@ async function rawClient(running: RunningApp, userId: string, context: string, o
 /**
  * Counts the writes the server hands to the kernel on the connection from `clientPort` (each is
  * one write/writev system call): what the client reads may merge or split on its own, this may not.
+ * `duringSend`: whether each write started inside the server's `WebSocket#send` (uncorked) rather
+ * than when a corked socket was released later.
  */
 function serverWrites(clientPort: () => number | undefined) {
   type WriteGeneric = (this: Socket, writev: boolean, data: unknown, ...rest: unknown[]) => unknown;
   const proto = Socket.prototype as unknown as { _writeGeneric: WriteGeneric };
   const original = proto._writeGeneric;
+  type Send = (this: WebSocket, ...args: unknown[]) => void;
+  const wsProto = WebSocket.prototype as unknown as { send: Send };
+  const originalSend = wsProto.send;
   const writes: number[] = [];
+  const duringSend: boolean[] = [];
+  let sending = 0;
   proto._writeGeneric = function (this: Socket, writev: boolean, data: unknown, ...rest: unknown[]) {
-    if (this.remotePort !== undefined && this.remotePort === clientPort()) writes.push(writev ? (data as unknown[]).length : 1);
+    if (this.remotePort !== undefined && this.remotePort === clientPort()) {
+      writes.push(writev ? (data as unknown[]).length : 1);
+      duringSend.push(sending > 0);
+    }
     return original.call(this, writev, data, ...rest);
   };
-  return { writes, restore: () => (proto._writeGeneric = original) };
+  wsProto.send = function (this: WebSocket, ...args: unknown[]) {
+    sending++;
+    try {
+      return originalSend.apply(this, args);
+    } finally {
+      sending--;
+    }
+  };
+  return {
+    writes,
+    duringSend,
+    restore: () => {
+      proto._writeGeneric = original;
+      wsProto.send = originalSend;
+    },
+  };
 }
 
 describe('write coalescing on real sockets', () => {
@@ -111,11 +137,28 @@ describe('write coalescing on real sockets', () => {
     const { client, spy } = await admittedRawClient('c2');
     client.chunks.length = 0;
     spy.writes.length = 0;
+    spy.duringSend.length = 0;
     client.socket.write(Buffer.concat([1, 2, 3, 4].map((n) => clientFrame(JSON.stringify({ event: 'echo', data: n })))));
     const echoes = () => serverFrames(Buffer.concat(client.chunks)).texts.map((t) => JSON.parse(t) as { event: string; data: unknown });
     await client.until(() => echoes().length >= 4);
     expect(echoes()).toEqual([1, 2, 3, 4].map((n) => ({ event: 'echo', data: n })));
     expect(spy.writes).toEqual([8]); // four frames (header + payload each) in one writev
+    expect(spy.duringSend).toEqual([false]); // released once the last answer was written
+    client.socket.destroy();
+  });
+
+  it('answers a frame read alone as it is sent: nothing to coalesce, so nothing corked to wait for', async () => {
+    const { client, spy } = await admittedRawClient('c3');
+    for (const n of [1, 2]) {
+      client.chunks.length = 0;
+      spy.writes.length = 0;
+      spy.duringSend.length = 0;
+      client.socket.write(clientFrame(JSON.stringify({ event: 'echo', data: n })));
+      await client.until(() => serverFrames(Buffer.concat(client.chunks)).texts.length >= 1);
+      expect(serverFrames(Buffer.concat(client.chunks)).texts).toEqual([JSON.stringify({ event: 'echo', data: n })]);
+      expect(spy.writes).toEqual([2]); // ws writes frame header and payload together
+      expect(spy.duringSend).toEqual([true]);
+    }
     client.socket.destroy();
   });
 });
