@@ -34,6 +34,7 @@ const MAX_RATE_LIMIT_PAUSE_MS = 2_000;
 const RATE_LIMITED_CLOSE_GRACE_MS = 1_000;
 /** Wire error code of a handler that failed outside the gateway's exception filter. */
 const INTERNAL_ERROR = 'INTERNAL_ERROR';
+const ignore = (): void => undefined;
 
 type MessageCallback = MessageMappingProperties['callback'];
 
@@ -442,7 +443,8 @@ export class WebSocketManagerAdapter extends WsAdapter {
     const readAlone = frameReadAlone(client, tcp, coalescer);
     client.on('message', (raw: RawData, isBinary: boolean) => {
       // Nothing to coalesce: its answer, one write anyway, leaves without waiting to be uncorked.
-      if (readAlone()) return void this.onFrame(client, raw, isBinary, bindings, factory, limiter);
+      // (Its failures are answered and logged in onFrame; as below, a rejection left over is not the process's.)
+      if (readAlone()) return void this.onFrame(client, raw, isBinary, bindings, factory, limiter)?.catch(ignore);
       coalescer.begin(tcp);
       let answered: Promise<void> | undefined;
       try {
