@@ -3,8 +3,9 @@
  * the runner's measurement requests over IPC, so both targets are measured the same way:
  * `{cmd:'mark'}` restarts the CPU and event-loop-delay window, `{cmd:'sample'}` reads it (CPU also split into the main thread and the others, on Linux),
  * `{cmd:'gc'}` collects garbage (needs `--expose-gc`) and returns `process.memoryUsage()`,
- * `{cmd:'latency-start'}` / `{cmd:'latency-read'}` time the server's own share of each answered
- * chunk in between (see ServerLatencyProbe).
+ * `{cmd:'latency-install'}`, `{cmd:'latency-start'}`, `{cmd:'latency-read'}` and
+ * `{cmd:'latency-uninstall'}` time the server's own share of each answered chunk between start
+ * and read (see ServerLatencyProbe).
  *
  * Usage: node --expose-gc dist/bench/server-wrapper.js <entry.js>
  */
@@ -27,7 +28,7 @@ let wallMark = performance.now();
 const gcWatch = new GcWatch().start();
 const latency = new ServerLatencyProbe();
 
-type Command = { id: number; cmd: 'mark' | 'sample' | 'gc' | 'latency-start' | 'latency-read' };
+type Command = { id: number; cmd: 'mark' | 'sample' | 'gc' | 'latency-install' | 'latency-start' | 'latency-read' | 'latency-uninstall' };
 
 async function answer(message: Command): Promise<Record<string, unknown>> {
   switch (message.cmd) {
@@ -64,11 +65,17 @@ async function answer(message: Command): Promise<Record<string, unknown>> {
       gc();
       return { memory: process.memoryUsage() };
     }
+    case 'latency-install':
+      latency.install();
+      return {};
     case 'latency-start':
       latency.start();
       return {};
     case 'latency-read':
       return { latencyUs: latency.stop() };
+    case 'latency-uninstall':
+      latency.uninstall();
+      return {};
   }
 }
 

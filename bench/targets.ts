@@ -54,13 +54,21 @@ let serverCpus: string | undefined;
 
 /** Moves every thread of `pid` to `cpus` (a `taskset` list such as `1` or `2-3`). */
 function pinProcess(pid: number, cpus: string): void {
-  execFileSync('taskset', ['--all-tasks', '--cpu-list', '--pid', cpus, String(pid)], { stdio: 'ignore' });
+  execFileSync('taskset', ['--all-tasks', '--cpu-list', '--pid', cpus, String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** taskset's own words when it failed (execFileSync keeps its stderr), else the error's message. */
+function tasksetError(error: unknown): string {
+  const stderr = (error as { stderr?: Buffer | string } | undefined)?.stderr;
+  const text = stderr === undefined ? '' : String(stderr).trim();
+  return text || (error instanceof Error ? error.message : String(error));
 }
 
 /** The CPUs this process may run on (`Cpus_allowed_list` of /proc/self/status, Linux). */
 function allowedCpus(): number[] {
   const line = readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s*(.+)$/m)?.[1] ?? '';
   return line.split(',').flatMap((part) => {
+    if (part.trim() === '') return [];
     const [from, to = from] = part.trim().split('-').map(Number);
     if (from === undefined || to === undefined || !Number.isInteger(from) || !Number.isInteger(to)) return [];
     return Array.from({ length: to - from + 1 }, (_, k) => from + k);
@@ -85,7 +93,7 @@ export function pinServersToLastCpu(): { server: string; load: string } {
   try {
     pinProcess(process.pid, load);
   } catch (error) {
-    throw new Error(`--pin: taskset failed (${error instanceof Error ? error.message : String(error)}); it needs util-linux`, { cause: error });
+    throw new Error(`--pin: taskset failed (${tasksetError(error)}); it needs util-linux`, { cause: error });
   }
   serverCpus = server;
   return { server, load };
@@ -131,7 +139,7 @@ export class ServerHandle {
         pinProcess(child.pid, serverCpus);
       } catch (error) {
         await child.stop(500);
-        throw new Error(`could not pin ${target.name} server to CPU ${serverCpus}`, { cause: error });
+        throw new Error(`could not pin ${target.name} server to CPU ${serverCpus}: ${tasksetError(error)}`, { cause: error });
       }
     }
     const ready = new Promise<void>((resolve, reject) => {
@@ -167,7 +175,12 @@ export class ServerHandle {
     return this.child.request<ServerSample>({ cmd: 'sample' }, 10_000);
   }
 
-  /** Starts timing the server's own share of each answered chunk (see ServerLatencyProbe). */
+  /** Installs the server-side latency probe, not yet recording (see ServerLatencyProbe: before any warm-up). */
+  async latencyInstall(): Promise<void> {
+    await this.child.request({ cmd: 'latency-install' }, 10_000);
+  }
+
+  /** Starts timing the server's own share of each answered chunk. */
   async latencyStart(): Promise<void> {
     await this.child.request({ cmd: 'latency-start' }, 10_000);
   }
@@ -175,6 +188,11 @@ export class ServerHandle {
   /** The server-side chunk-to-write times (µs) since {@link latencyStart}. */
   async latencyRead(): Promise<Summary> {
     return (await this.child.request<{ latencyUs: Summary }>({ cmd: 'latency-read' }, 10_000)).latencyUs;
+  }
+
+  /** Puts the server's socket methods back. */
+  async latencyUninstall(): Promise<void> {
+    await this.child.request({ cmd: 'latency-uninstall' }, 10_000);
   }
 
   /** Memory after two full collections. */

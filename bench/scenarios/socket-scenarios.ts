@@ -183,6 +183,8 @@ const UNLIMITED_BUDGET = {
 /** 3. Echo: sequential round trips, then every socket keeping 4 echoes in flight. */
 export async function echo(target: Target, ctx: RunContext) {
   return withServer(target, UNLIMITED_BUDGET, ctx, async (server) => {
+    // The server-side probe goes in before anything is warm (see ServerLatencyProbe) and out once all is measured.
+    await server.latencyInstall();
     const result = await connect(ctx, server, ctx.sizes.echoSockets, 'echo-');
     // Warm-up as long as the measurement: with 100 echoes the first measured round trips still ran
     // code being compiled, and the slow ones (twice as many for the module, more code) made its p99.
@@ -190,9 +192,12 @@ export async function echo(target: Target, ctx: RunContext) {
     await server.latencyStart();
     const rtt = await ctx.pool.echoRtt(ctx.sizes.echoMessages, 64);
     const serverLatency = await server.latencyRead();
+    // One sample per echo: more would mean a write the probe paired with an unanswered chunk (a pong).
+    if (serverLatency.count !== rtt.count) ctx.log(`  ${target.name}: the server-side probe timed ${serverLatency.count} answers for ${rtt.count} echoes`);
     await server.mark();
     const throughput = await ctx.pool.echoThroughput(ctx.sizes.throughputMs, 4, 64);
     const sample = await server.sample();
+    await server.latencyUninstall();
     const cpuUsPerEcho = (sample.cpuUserUs + sample.cpuSystemUs) / Math.max(1, throughput.received);
     ctx.log(
       `  ${target.name}: echo p50 ${round(rtt.p50)} ms p99 ${round(rtt.p99)} ms (server's share p50 ${round(serverLatency.p50)} µs p99 ${round(serverLatency.p99)} µs), ${round(throughput.perSec)} echoes/s, ${round(cpuUsPerEcho)} µs server CPU each`,

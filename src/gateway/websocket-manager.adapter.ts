@@ -442,8 +442,9 @@ export class WebSocketManagerAdapter extends WsAdapter {
     const end = () => coalescer.end(tcp);
     const readAlone = frameReadAlone(client, tcp, coalescer);
     client.on('message', (raw: RawData, isBinary: boolean) => {
-      // Nothing to coalesce: its answer, one write anyway, leaves without waiting to be uncorked.
-      // (Its failures are answered and logged in onFrame; as below, a rejection left over is not the process's.)
+      // Nothing read with it to coalesce with: its answer leaves as it is sent, without waiting to
+      // be uncorked (an Observable answering several values at once then writes each on its own).
+      // Its failures are answered and logged in onFrame; as below, a rejection left over is not the process's.
       if (readAlone()) return void this.onFrame(client, raw, isBinary, bindings, factory, limiter)?.catch(ignore);
       coalescer.begin(tcp);
       let answered: Promise<void> | undefined;
@@ -671,9 +672,9 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 /**
  * Whether the frame `ws` is emitting was read alone: its receiver holds no byte of a later frame
  * of the same read, and no earlier frame of it corked the socket. Such a frame has nothing to be
- * coalesced with (the server's ~2 µs of cork, microtask and uncork per echo, timed by the
- * benchmark's server-side probe). `_receiver._bufferedBytes` is `ws`'s own field: a `ws` without
- * it has every frame corked, as before.
+ * coalesced with; the cork, the microtask that released it and the end-of-turn fallback cost
+ * an echo 2–5 µs of the server's time (the benchmark's server-side probe, see the README).
+ * `_receiver._bufferedBytes` is `ws`'s own field: a `ws` without it has every frame corked, as before.
  */
 function frameReadAlone(client: WebSocket, tcp: Writable, coalescer: WriteCoalescer): () => boolean {
   const receiver = (client as unknown as { _receiver?: { _bufferedBytes?: unknown } })._receiver;

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createConnection, createServer, Socket, type AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ServerLatencyProbe } from '../../../bench/lib/server-latency.js';
 
@@ -7,53 +8,84 @@ import { ServerLatencyProbe } from '../../../bench/lib/server-latency.js';
 // chunk it reads to the answer it writes, and Node's socket methods put back afterwards.
 describe('ServerLatencyProbe', () => {
   const closers: (() => void)[] = [];
-  afterEach(() => closers.splice(0).forEach((close) => close()));
+  const probes: ServerLatencyProbe[] = [];
+  afterEach(() => {
+    probes.splice(0).forEach((probe) => probe.uninstall());
+    closers.splice(0).forEach((close) => close());
+  });
 
+  const newProbe = () => {
+    const probe = new ServerLatencyProbe();
+    probes.push(probe);
+    return probe;
+  };
+
+  /** A server answering what `answer` says; chunks it received are counted in `received`. */
   async function echoServer(answer: (socket: Socket, chunk: Buffer) => void) {
-    const server = createServer((socket) => socket.on('data', (chunk: Buffer) => answer(socket, chunk)));
+    const state = { received: 0 };
+    const server = createServer((socket) =>
+      socket.on('data', (chunk: Buffer) => {
+        state.received++;
+        answer(socket, chunk);
+      }),
+    );
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     closers.push(() => server.close());
-    // One connection per round trip: the client never writes after reading, so in this one
-    // process only the server's answers are timed.
-    const roundTrip = async (text: string) => {
-      const client = createConnection((server.address() as AddressInfo).port, '127.0.0.1');
+    const port = (server.address() as AddressInfo).port;
+    // Clients never write after reading, so in this one process only the server's answers are timed.
+    const connectClient = async () => {
+      const client = createConnection(port, '127.0.0.1');
+      closers.push(() => client.destroy());
       await once(client, 'connect');
+      return client;
+    };
+    const roundTrip = async (text: string) => {
+      const client = await connectClient();
       client.write(text);
       await once(client, 'data');
       client.destroy();
     };
-    return roundTrip;
+    return { state, connectClient, roundTrip };
   }
 
-  it('times each answered chunk from read to write, and restores net.Socket when stopped', async () => {
-    const { emit, _writeGeneric: writeGeneric } = Socket.prototype as unknown as Record<string, unknown>;
-    const roundTrip = await echoServer((socket, chunk) => {
+  it('times each answered chunk from read to write, and restores net.Socket when uninstalled', async () => {
+    const proto = Socket.prototype as unknown as Record<string, unknown>;
+    const { _writeGeneric: writeGeneric } = proto;
+    const ownEmit = Object.prototype.hasOwnProperty.call(proto, 'emit');
+    const { roundTrip } = await echoServer((socket, chunk) => {
       const until = performance.now() + 2; // 2 ms of work before answering
       while (performance.now() < until);
       socket.write(chunk);
     });
-    const probe = new ServerLatencyProbe();
+    const probe = newProbe();
+    probe.install();
+    await roundTrip('before start'); // installed, not recording
     probe.start();
     for (let k = 0; k < 5; k++) await roundTrip(`ping ${k}`);
     const summary = probe.stop();
     expect(summary.count).toBe(5);
     expect(summary.p50).toBeGreaterThanOrEqual(2000);
     expect(summary.max).toBeLessThan(1_000_000);
-    expect((Socket.prototype as unknown as Record<string, unknown>).emit).toBe(emit);
-    expect((Socket.prototype as unknown as Record<string, unknown>)._writeGeneric).toBe(writeGeneric);
-    // Stopped: nothing more is recorded.
-    await roundTrip('after');
+    await roundTrip('after stop');
     expect(probe.stop().count).toBe(0);
+    probe.uninstall();
+    expect(proto._writeGeneric).toBe(writeGeneric);
+    expect(Object.prototype.hasOwnProperty.call(proto, 'emit')).toBe(ownEmit);
   });
 
-  it('does not count a chunk that is never answered', async () => {
-    let answer = false;
-    const roundTrip = await echoServer((socket, chunk) => answer && socket.write(chunk));
-    const probe = new ServerLatencyProbe();
+  it("times an answer from the chunk it answers: an unanswered chunk's stamp is replaced by the next", async () => {
+    const { state, connectClient } = await echoServer((socket, chunk) => chunk.toString() === 'answer me' && socket.write(chunk));
+    const probe = newProbe();
     probe.start();
-    answer = true;
-    await roundTrip('answered');
-    expect(probe.stop().count).toBe(1);
+    const client = await connectClient();
+    client.write('ignored');
+    while (state.received < 1) await sleep(5);
+    await sleep(50); // the unanswered chunk waits 50 ms
+    client.write('answer me');
+    await once(client, 'data');
+    const summary = probe.stop();
+    expect(summary.count).toBe(1);
+    expect(summary.max).toBeLessThan(50_000); // timed from 'answer me', not from 'ignored'
   });
 });
