@@ -13,6 +13,7 @@ import { resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
+import { cpusAllowedList } from './lib/cpus.js';
 import { GcWatch } from './lib/gc-watch.js';
 import { ServerLatencyProbe } from './lib/server-latency.js';
 import { threadCpu, threadCpuSince } from './lib/thread-cpu.js';
@@ -54,6 +55,7 @@ async function answer(message: Command): Promise<Record<string, unknown>> {
         memory: process.memoryUsage(),
         gcMaxMs: gcWatch.maxMs,
         gcTotalMs: gcWatch.totalMs,
+        cpusAllowed: cpusAllowedList(),
       };
     }
     case 'gc': {

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Child } from './lib/children.js';
+import { cpusAllowedList, parseCpuList } from './lib/cpus.js';
 import { sleep, type Summary } from './lib/stats.js';
 
 /** `dist/` of this build (this file is `dist/bench/targets.js`). */
@@ -47,6 +48,8 @@ export interface ServerSample {
   gcMaxMs: number;
   gcTotalMs: number;
   memory: NodeJS.MemoryUsage;
+  /** The CPUs the server may run on (Linux's `Cpus_allowed_list`, e.g. `1` under `--pin`). */
+  cpusAllowed?: string;
 }
 
 /** CPUs (a `taskset` list) the servers are moved to; `undefined`: the scheduler decides. */
@@ -64,29 +67,15 @@ function tasksetError(error: unknown): string {
   return text || (error instanceof Error ? error.message : String(error));
 }
 
-/** The CPUs this process may run on (`Cpus_allowed_list` of /proc/self/status, Linux). */
-function allowedCpus(): number[] {
-  const line = readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s*(.+)$/m)?.[1] ?? '';
-  return line.split(',').flatMap((part) => {
-    if (part.trim() === '') return [];
-    const [from, to = from] = part.trim().split('-').map(Number);
-    if (from === undefined || to === undefined || !Number.isInteger(from) || !Number.isInteger(to)) return [];
-    return Array.from({ length: to - from + 1 }, (_, k) => from + k);
-  });
-}
-
 /**
  * `--pin`: the servers get the last allowed CPU to themselves; this process, and so the load
  * clients it forks from now on, the others. Client and server then no longer take turns on the
  * same cores, which is most of the round-trip spread on a two-core machine. Linux only (`taskset`).
  */
 export function pinServersToLastCpu(): { server: string; load: string } {
-  let cpus: number[];
-  try {
-    cpus = allowedCpus();
-  } catch (error) {
-    throw new Error('--pin needs Linux (/proc/self/status)', { cause: error });
-  }
+  const list = cpusAllowedList();
+  if (list === undefined) throw new Error('--pin needs Linux (/proc/self/status)');
+  const cpus = parseCpuList(list);
   if (cpus.length < 2) throw new Error(`--pin needs at least 2 CPUs, this process may use ${cpus.length}`);
   const server = String(cpus.at(-1));
   const load = cpus.slice(0, -1).join(',');

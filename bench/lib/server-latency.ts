@@ -26,15 +26,10 @@ export class ServerLatencyProbe {
   private recording = false;
   private restore: (() => void) | undefined;
 
-  /** Whether this Node has the internal the probe hooks (`net.Socket#_writeGeneric`). */
-  static available(): boolean {
-    return typeof (Socket.prototype as unknown as Partial<SocketProto>)._writeGeneric === 'function';
-  }
-
   install(): void {
     if (this.restore) return;
-    if (!ServerLatencyProbe.available()) throw new Error('net.Socket#_writeGeneric is missing in this Node: the server-side latency probe cannot run');
     const proto = Socket.prototype as unknown as SocketProto;
+    if (typeof proto._writeGeneric !== 'function') throw new Error('net.Socket#_writeGeneric is missing in this Node: the server-side latency probe cannot run');
     const ownEmit = Object.prototype.hasOwnProperty.call(proto, 'emit');
     const { emit, _writeGeneric: writeGeneric } = proto;
     const read = (socket: Socket) => {

@@ -210,6 +210,8 @@ export async function echo(target: Target, ctx: RunContext) {
       serverUs: rounded(serverLatency),
       throughputPerSec: round(throughput.perSec),
       throughputLost: throughput.lost,
+      /** The CPUs the server was allowed (under `--pin`, the one it was given). */
+      serverCpus: sample.cpusAllowed,
       /** Server CPU (user + system) per echo while throughput was measured. */
       serverCpuUsPerEcho: round(cpuUsPerEcho),
     };

@@ -57,10 +57,15 @@ describe('npm run bench -- --quick', () => {
     const out = `${mkdtempSync(`${tmpdir()}/wsm-bench-`)}/pinned.json`;
     const run = spawnSync(process.execPath, [RUN, '--quick', '--only', 'echo', '--targets', 'bare', '--pin', '--out', out], { encoding: 'utf8', timeout: 60_000 });
     if (run.status !== 0) throw new Error(`bench --pin exited ${run.status}:\n${run.stdout}\n${run.stderr}`);
-    const report = JSON.parse(readFileSync(out, 'utf8')) as { machine: { pinned?: { server: string; load: string } }; results: { echo: { bare: { sockets: number } } } };
+    const report = JSON.parse(readFileSync(out, 'utf8')) as {
+      machine: { pinned?: { server: string; load: string } };
+      results: { echo: { bare: { sockets: number; serverCpus?: string } } };
+    };
     expect(report.machine.pinned?.server).toMatch(/^\d+$/);
     expect(report.machine.pinned?.load).toMatch(/^\d+(,\d+)*$/);
     expect(report.results.echo.bare.sockets).toBeGreaterThan(0);
+    // The server itself says where it was allowed to run: the one CPU it was given.
+    expect(report.results.echo.bare.serverCpus).toBe(report.machine.pinned?.server);
     expect(readFileSync(out.replace(/\.json$/, '.md'), 'utf8')).toContain(`servers pinned to CPU ${report.machine.pinned?.server}`);
   }, 90_000);
 
